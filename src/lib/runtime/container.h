@@ -1,0 +1,40 @@
+/* The lifecycle verbs over the state store: what the CLI calls. Each function
+ * is one operation of the runtime-spec, leaves the system as it was when it
+ * fails, and reports through err. */
+#ifndef BOX_RUNTIME_CONTAINER_H
+#define BOX_RUNTIME_CONTAINER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "lib/base/err.h"
+
+struct box_create_opts {
+    const char *root;   /* state root */
+    const char *id;
+    const char *bundle; /* default "." */
+    const char *pid_file;
+    const char *console_socket;
+    bool no_pivot;
+    unsigned preserve_fds;
+    bool foreground; /* run: the init stays our child */
+};
+
+/* create: on success *pid is the container's init. */
+int box_container_create(const struct box_create_opts *o, pid_t *pid, struct box_err *err);
+int box_container_start(const char *root, const char *id, struct box_err *err);
+/* Fills *state with the public state JSON. */
+int box_container_state(const char *root, const char *id, json_t **state, struct box_err *err);
+/* JSON array of public states. */
+int box_container_list(const char *root, json_t **list, struct box_err *err);
+int box_container_kill(const char *root, const char *id, int sig, bool all, struct box_err *err);
+/* warn receives non-fatal problems (poststop hook failures). */
+int box_container_delete(const char *root, const char *id, bool force,
+                         void (*warn)(const char *msg), struct box_err *err);
+/* run: create + start; in the foreground waits and fills *exit_code with the
+ * container's status (128+N when killed by signal N), then deletes it. */
+int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
+                      void (*warn)(const char *msg), struct box_err *err);
+
+#endif

@@ -1,0 +1,385 @@
+/* `create`, the parent side: everything is validated before the first side
+ * effect; then state directory, cgroup, clone, and the sync loop with the
+ * init. Any failure tears down what was made, in reverse. */
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/base/fs.h"
+#include "lib/base/parse.h"
+#include "lib/runtime/cgroup.h"
+#include "lib/runtime/container.h"
+#include "lib/runtime/create.h"
+#include "lib/runtime/hooks.h"
+#include "lib/runtime/init.h"
+#include "lib/runtime/state.h"
+#include "lib/runtime/sync.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+void box_rfc3339_now(char *buf, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+/* Everything that can be checked before touching the system. */
+static int prepare(const struct box_create_opts *o, struct box_prepared *pp, struct box_err *err)
+{
+    if (box_id_validate(o->id, err) < 0)
+        return -err->code;
+    const char *bundle = o->bundle && *o->bundle ? o->bundle : ".";
+    if (!realpath(bundle, pp->bundle))
+        return box_err_sys(err, errno, "bundle `%s`", bundle);
+    _cleanup_close_ int bfd = open(pp->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (bfd < 0)
+        return box_err_sys(err, errno, "bundle `%s`", pp->bundle);
+    if (box_spec_load(bfd, &pp->spec, err) < 0 || box_spec_validate(&pp->spec, err) < 0)
+        return box_err_prefix(err, "bundle `%s`", pp->bundle);
+    char root[PATH_MAX * 2];
+    const char *rp = pp->spec.root_path;
+    if (rp[0] == '/')
+        snprintf(root, sizeof(root), "%s", rp);
+    else
+        snprintf(root, sizeof(root), "%s/%s", pp->bundle, rp);
+    struct stat st;
+    if (!realpath(root, pp->rootfs) || stat(pp->rootfs, &st) < 0)
+        return box_err_sys(err, errno, "root.path `%s`", root);
+    if (!S_ISDIR(st.st_mode))
+        return box_err_set(err, ENOTDIR, "root.path `%s`: not a directory", root);
+    if (pp->spec.process.terminal && !o->console_socket)
+        return box_err_set(err, EINVAL,
+                           "process.terminal is true: --console-socket is required (or set "
+                           "terminal to false)");
+    const struct box_namespace *user = box_spec_namespace(&pp->spec, CLONE_NEWUSER);
+    if (user && user->path) {
+        for (size_t i = 0; i < pp->spec.n_namespaces; i++)
+            if (!pp->spec.namespaces[i].path)
+                return box_err_set(err, EOPNOTSUPP,
+                                   "linux.namespaces: joining a user namespace together with "
+                                   "new namespaces is not supported");
+    }
+    return 0;
+}
+
+static int connect_console(const char *path, struct box_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return box_err_set(err, ENAMETOOLONG, "--console-socket `%s`: path too long", path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return box_err_sys(err, errno, "--console-socket: socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return box_err_sys(err, e, "--console-socket `%s`", path);
+    }
+    return fd;
+}
+
+/* exec.sock, bound through the directory fd so long roots and ids fit. */
+static int listen_exec_sock(int dirfd, struct box_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, BOX_EXEC_SOCK);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return box_err_sys(err, errno, "exec socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+        int e = errno;
+        close(fd);
+        return box_err_sys(err, e, "bind the exec socket");
+    }
+    return fd;
+}
+
+static int write_idmap(pid_t pid, const char *file, const struct box_idmap *m, size_t n,
+                       struct box_err *err)
+{
+    char buf[340 * 36] = "", path[64];
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%u %u %u\n", m[i].container_id,
+                                m[i].host_id, m[i].size);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, buf, off) != (ssize_t)off)
+        return box_err_sys(err, errno, "linux.%s: write %s",
+                           file[0] == 'u' ? "uidMappings" : "gidMappings", file);
+    return 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct box_err *err)
+{
+    char abs[PATH_MAX], dir[PATH_MAX], num[24];
+    if (path[0] == '/')
+        snprintf(abs, sizeof(abs), "%s", path);
+    else if (!getcwd(dir, sizeof(dir)) || snprintf(abs, sizeof(abs), "%s/%s", dir, path) < 0)
+        return box_err_sys(err, errno, "--pid-file");
+    snprintf(dir, sizeof(dir), "%s", abs);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return box_err_sys(err, errno, "--pid-file `%s`", path);
+    int n = snprintf(num, sizeof(num), "%d", (int)pid);
+    if (box_write_file_atomic(dfd, slash + 1, num, (size_t)n, 0644, err) < 0)
+        return box_err_prefix(err, "--pid-file");
+    return 0;
+}
+
+/* clone3 without CLONE_VM behaves like fork: no separate stack is needed. */
+static pid_t clone_init(uint64_t flags, int *pidfd, int cgroup_fd)
+{
+    struct clone_args args = {
+        .flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+        .pidfd = (uint64_t)(uintptr_t)pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)(cgroup_fd >= 0 ? cgroup_fd : 0),
+    };
+    return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+struct creating {
+    struct box_prepared pp;
+    struct box_cgroups cg;
+    struct box_container_dir dir;
+    struct box_state st;
+    int rootfd, console_fd, listen_fd, sync[2], pidfd;
+    pid_t pid;
+    bool cgroup_made;
+};
+
+static void creating_init(struct creating *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->rootfd = c->console_fd = c->listen_fd = c->pidfd = -1;
+    c->sync[0] = c->sync[1] = -1;
+    c->dir.fd = -1;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Undoes a failed create: the init, the cgroup, the state directory. */
+static void teardown(struct creating *c)
+{
+    if (c->pid > 0) {
+        if (c->pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+        else
+            kill(c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (c->cgroup_made)
+        box_cgroup_destroy(&c->cg, NULL);
+    if (c->dir.fd >= 0)
+        box_container_dir_remove(&c->dir, NULL);
+}
+
+static void creating_free(struct creating *c)
+{
+    close_fd(&c->console_fd);
+    close_fd(&c->listen_fd);
+    close_fd(&c->sync[0]);
+    close_fd(&c->sync[1]);
+    close_fd(&c->pidfd);
+    box_container_dir_close(&c->dir);
+    close_fd(&c->rootfd);
+    c->st.config = NULL; /* borrowed from the spec */
+    c->st.annotations = NULL;
+    box_state_free(&c->st);
+    box_cgroup_free(&c->cg);
+    box_spec_free(&c->pp.spec);
+}
+
+static uint64_t clone_flags(const struct box_spec *s)
+{
+    static const int cloned[] = {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
+                                 CLONE_NEWPID, CLONE_NEWUSER};
+    uint64_t f = 0;
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(cloned); i++) {
+        const struct box_namespace *ns = box_spec_namespace(s, cloned[i]);
+        if (ns && !ns->path)
+            f |= (uint64_t)cloned[i];
+    }
+    return f;
+}
+
+/* A pid namespace joined by path: children of ours are born into it. */
+static int join_pidns_for_children(const struct box_spec *s, int *saved, struct box_err *err)
+{
+    const struct box_namespace *ns = box_spec_namespace(s, CLONE_NEWPID);
+    *saved = -1;
+    if (!ns || !ns->path)
+        return 0;
+    *saved = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+        return box_err_sys(err, errno, "linux.namespaces: join pid namespace `%s`", ns->path);
+    return 0;
+}
+
+static int spawn_init(struct creating *c, const struct box_create_opts *o, struct box_err *err)
+{
+    const struct box_spec *s = &c->pp.spec;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
+        return box_err_sys(err, errno, "sync socketpair");
+    c->listen_fd = listen_exec_sock(c->dir.fd, err);
+    if (c->listen_fd < 0)
+        return c->listen_fd;
+    const struct box_namespace *cgns = box_spec_namespace(s, CLONE_NEWCGROUP);
+    const struct box_namespace *userns = box_spec_namespace(s, CLONE_NEWUSER);
+    const struct box_namespace *timens = box_spec_namespace(s, CLONE_NEWTIME);
+    struct box_init in = {
+        .spec = s, .id = o->id, .bundle = c->pp.bundle, .rootfs = c->pp.rootfs, .cgroups = &c->cg,
+        .sync_fd = c->sync[1], .listen_fd = c->listen_fd, .console_fd = c->console_fd,
+        .lock_fd = c->dir.fd, .preserve_fds = o->preserve_fds,
+        .no_pivot = o->no_pivot,
+        .wait_go_first = (userns && !userns->path) || (cgns && !cgns->path),
+        .new_cgroupns = cgns && !cgns->path, .new_timens = timens && !timens->path,
+        .parent_hooks = s->n_hooks[BOX_HOOK_PRESTART] || s->n_hooks[BOX_HOOK_CREATE_RUNTIME],
+    };
+    int saved_pidns;
+    if (join_pidns_for_children(s, &saved_pidns, err) < 0)
+        return -err->code;
+    _cleanup_close_ int cgfd = c->cg.layout == BOX_CGROUP_V2 ? box_cgroup_v2_open(&c->cg) : -1;
+    c->pid = clone_init(clone_flags(s), &c->pidfd, cgfd);
+    int e = errno;
+    if (c->pid == 0)
+        box_init_main(&in);
+    if (saved_pidns >= 0) {
+        setns(saved_pidns, CLONE_NEWPID);
+        close(saved_pidns);
+    }
+    if (c->pid < 0) {
+        c->pid = 0;
+        return box_err_sys(err, e, "clone the container init");
+    }
+    close_fd(&c->sync[1]);
+    close_fd(&c->console_fd);
+    return 0;
+}
+
+static int sync_loop(struct creating *c, struct box_err *err)
+{
+    const struct box_spec *s = &c->pp.spec;
+    for (;;) {
+        struct box_sync_msg m;
+        if (box_sync_recv(c->sync[0], &m) < 0) {
+            int status = 0;
+            while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            c->pid = 0;
+            if (WIFSIGNALED(status))
+                return box_err_set(err, ECHILD, "container init killed by signal %d during setup",
+                                   WTERMSIG(status));
+            return box_err_set(err, ECHILD, "container init exited with status %d during setup",
+                               WEXITSTATUS(status));
+        }
+        if (m.type == BOX_SYNC_READY)
+            return 0;
+        if (m.type == BOX_SYNC_ERROR)
+            return box_err_set(err, m.code, "%s", m.msg);
+        if (m.type == BOX_SYNC_HOOKS) {
+            _cleanup_free_ char *st = box_hook_state_json(s, c->st.id, "creating", c->pid,
+                                                          c->pp.bundle, c->pp.rootfs);
+            if (box_hooks_run(s, BOX_HOOK_PRESTART, st, c->pp.bundle, err) < 0 ||
+                box_hooks_run(s, BOX_HOOK_CREATE_RUNTIME, st, c->pp.bundle, err) < 0)
+                return -err->code;
+            box_sync_send(c->sync[0], BOX_SYNC_HOOKS_DONE, NULL);
+        }
+    }
+}
+
+static int do_create(struct creating *c, const struct box_create_opts *o, struct box_err *err)
+{
+    struct box_spec *s = &c->pp.spec;
+    if (prepare(o, &c->pp, err) < 0)
+        return -err->code;
+    if (o->console_socket && (c->console_fd = connect_console(o->console_socket, err)) < 0)
+        return -err->code;
+    if (box_cgroup_detect(&c->cg, err) < 0 ||
+        box_cgroup_set_path(&c->cg, s->cgroups_path, o->id, err) < 0)
+        return -err->code;
+    c->rootfd = box_state_root_open(o->root, true, err);
+    if (c->rootfd < 0)
+        return c->rootfd;
+    if (box_container_dir_create(c->rootfd, o->id, &c->dir, err) < 0)
+        return -err->code;
+    char created[64];
+    box_rfc3339_now(created, sizeof(created));
+    c->st = (struct box_state){
+        .id = strdup(o->id), .bundle = strdup(c->pp.bundle), .rootfs = strdup(c->pp.rootfs),
+        .created = strdup(created), .owner = geteuid(), .cgroup = strdup(c->cg.path),
+        .annotations = json_object_get(s->json, "annotations"), .config = s->json,
+    };
+    /* Recorded before the cgroup exists, so that `delete --force` after a
+     * crash from here on finds everything to remove. */
+    if (box_state_write(c->dir.fd, &c->st, err) < 0)
+        return -err->code;
+    c->cgroup_made = true;
+    if (box_cgroup_create(&c->cg, s, err) < 0)
+        return -err->code;
+    if (spawn_init(c, o, err) < 0)
+        return -err->code;
+    bool into = c->cg.layout == BOX_CGROUP_V2;
+    if (box_cgroup_attach(&c->cg, c->pid, into, err) < 0)
+        return -err->code;
+    if (box_spec_namespace(s, CLONE_NEWUSER) && s->n_uid_mappings &&
+        (write_idmap(c->pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0 ||
+         write_idmap(c->pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0))
+        return -err->code;
+    c->st.pid = c->pid;
+    c->st.start_time = box_proc_start_time(c->pid);
+    if (box_state_write(c->dir.fd, &c->st, err) < 0)
+        return -err->code;
+    struct box_err go = {.code = c->pid};
+    /* If the init died already, sync_loop reports how. */
+    box_sync_send(c->sync[0], BOX_SYNC_GO, &go);
+    if (sync_loop(c, err) < 0)
+        return -err->code;
+    if (o->pid_file && write_pid_file(o->pid_file, c->pid, err) < 0)
+        return -err->code;
+    return 0;
+}
+
+int box_container_create(const struct box_create_opts *o, pid_t *pid, struct box_err *err)
+{
+    struct creating c;
+    creating_init(&c);
+    int r = do_create(&c, o, err);
+    if (r < 0)
+        teardown(&c);
+    else if (pid)
+        *pid = c.pid;
+    creating_free(&c);
+    return r;
+}

@@ -1,0 +1,165 @@
+#include "lib/runtime/hooks.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/base/fs.h"
+
+#define HOOK_OUTPUT_KEPT 2048
+#define HOOK_DEFAULT_TIMEOUT_MS (120 * 1000)
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+hook_child(const struct box_hook *hook, int in_fd, int err_fd, const char *cwd)
+{
+    setpgid(0, 0);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    if (dup2(in_fd, 0) < 0 || dup2(err_fd, 2) < 0)
+        _exit(127);
+    /* stdout of a hook is not the container's: send it with stderr. */
+    dup2(err_fd, 1);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    if (cwd && chdir(cwd) < 0 && chdir("/") < 0)
+        _exit(127);
+    char *empty[] = {NULL};
+    char *argv0[] = {hook->path, NULL};
+    execve(hook->path, hook->args ? hook->args : argv0, hook->env ? hook->env : empty);
+    dprintf(2, "exec `%s`: %s", hook->path, strerror(errno));
+    _exit(127);
+}
+
+static void keep(char *kept, size_t *kept_len, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*kept_len == HOOK_OUTPUT_KEPT) {
+            memmove(kept, kept + 1, HOOK_OUTPUT_KEPT - 1);
+            (*kept_len)--;
+        }
+        kept[(*kept_len)++] = buf[i];
+    }
+}
+
+/* Collects the hook's output, keeping the last HOOK_OUTPUT_KEPT bytes, until
+ * the hook exits (a daemon it left holding the pipe does not keep us) or the
+ * deadline passes. Returns 1 on timeout. */
+static int drain(int fd, int pidfd, char *kept, size_t *kept_len, long long deadline)
+{
+    char buf[4096];
+    bool exited = false;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 1;
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        int r = poll(p, pidfd >= 0 ? 2 : 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            return 1;
+        if (p[1].revents & POLLIN)
+            exited = true;
+        for (;;) {
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0)
+                return 0;
+            if (n < 0)
+                break;
+            keep(kept, kept_len, buf, (size_t)n);
+        }
+        if (exited)
+            return 0;
+    }
+}
+
+int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, const char *state,
+                 const char *cwd, struct box_err *err)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return box_err_sys(err, errno, "hook %s[%zu] `%s`: pipe", kind, index, hook->path);
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return box_err_sys(err, errno, "hook %s[%zu] `%s`: pipe", kind, index, hook->path);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        return box_err_sys(err, e, "hook %s[%zu] `%s`: fork", kind, index, hook->path);
+    }
+    if (pid == 0)
+        hook_child(hook, in[0], out[1], cwd);
+    close(in[0]);
+    close(out[1]);
+    /* The state is small (a pipe holds 64 KiB); a hook that never reads it
+     * must not block us, so write without blocking. */
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    signal(SIGPIPE, SIG_IGN);
+    box_write_all(in[1], state, strlen(state));
+    close(in[1]);
+    long long timeout = hook->timeout > 0 ? hook->timeout * 1000LL : HOOK_DEFAULT_TIMEOUT_MS;
+    char kept[HOOK_OUTPUT_KEPT + 1];
+    size_t kept_len = 0;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int timed_out = drain(out[0], pidfd, kept, &kept_len, now_ms() + timeout);
+    close(out[0]);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (timed_out)
+        kill(-pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* Whatever the hook left behind in its group goes with it. */
+    kill(-pid, SIGKILL);
+    kept[kept_len] = '\0';
+    while (kept_len > 0 && (kept[kept_len - 1] == '\n' || kept[kept_len - 1] == ' '))
+        kept[--kept_len] = '\0';
+    for (size_t i = 0; i < kept_len; i++)
+        if (kept[i] == '\n')
+            kept[i] = ' ';
+    if (timed_out)
+        return box_err_set(err, ETIMEDOUT, "hook %s[%zu] `%s`: timed out after %lld s%s%s", kind,
+                           index, hook->path, timeout / 1000, kept_len ? ": " : "", kept);
+    if (WIFSIGNALED(status))
+        return box_err_set(err, ECANCELED, "hook %s[%zu] `%s`: killed by signal %d%s%s", kind,
+                           index, hook->path, WTERMSIG(status), kept_len ? ": " : "", kept);
+    if (WEXITSTATUS(status) != 0)
+        return box_err_set(err, ECANCELED, "hook %s[%zu] `%s`: exit status %d%s%s", kind, index,
+                           hook->path, WEXITSTATUS(status), kept_len ? ": " : "", kept);
+    return 0;
+}
+
+int box_hooks_run(const struct box_spec *spec, enum box_hook_kind kind, const char *state,
+                  const char *cwd, struct box_err *err)
+{
+    for (size_t i = 0; i < spec->n_hooks[kind]; i++) {
+        int r = box_hook_run(&spec->hooks[kind][i], box_hook_kind_names[kind], i, state, cwd, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}

@@ -1,0 +1,343 @@
+#include "lib/runtime/init.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "lib/base/fs.h"
+#include "lib/base/resolve.h"
+#include "lib/runtime/hooks.h"
+#include "lib/runtime/process.h"
+#include "lib/runtime/rootfs.h"
+#include "lib/runtime/sync.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern const unsigned char box_trampoline_start[];
+extern const unsigned char box_trampoline_end[];
+
+char *box_hook_state_json(const struct box_spec *spec, const char *id, const char *status,
+                          pid_t pid, const char *bundle, const char *rootfs)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ociVersion", json_string(spec->oci_version));
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "pid", json_integer(pid));
+    json_object_set_new(o, "bundle", json_string(bundle));
+    /* Not in the runtime-spec's state, but hooks (CDI, NVIDIA) look for the
+     * root here before reading config.json from the bundle. */
+    json_object_set_new(o, "rootfs", json_string(rootfs));
+    json_t *root = json_object();
+    json_object_set_new(root, "path", json_string(rootfs));
+    json_object_set_new(o, "root", root);
+    json_t *ann = json_object_get(spec->json, "annotations");
+    if (ann)
+        json_object_set(o, "annotations", ann);
+    else
+        json_object_set_new(o, "annotations", json_object());
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void __attribute__((noreturn)) fail(const struct box_init *in, struct box_err *err)
+{
+    box_sync_send(in->sync_fd, BOX_SYNC_ERROR, err);
+    _exit(1);
+}
+
+/* The host's /dev/null, opened in our new mount namespace (a bind source
+ * must belong to it) before anything of the container is touched. */
+static int open_devnull(struct box_err *err)
+{
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        if (fd >= 0)
+            close(fd);
+        return box_err_set(err, ENODEV, "the host's /dev/null is not the null device");
+    }
+    return fd;
+}
+
+static int wait_parent(const struct box_init *in, int want, pid_t *host_pid, struct box_err *err)
+{
+    struct box_sync_msg m;
+    if (box_sync_recv(in->sync_fd, &m) < 0 || m.type != want)
+        return box_err_set(err, EPIPE, "lost the parent during setup");
+    if (host_pid && m.code > 0)
+        *host_pid = m.code;
+    return 0;
+}
+
+static int join_namespaces(const struct box_spec *s, struct box_err *err)
+{
+    /* The user namespace first: it owns the others. */
+    static const int order[] = {CLONE_NEWUSER, CLONE_NEWNS,     CLONE_NEWNET, CLONE_NEWIPC,
+                                CLONE_NEWUTS,  CLONE_NEWCGROUP, CLONE_NEWTIME};
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(order); i++) {
+        const struct box_namespace *ns = box_spec_namespace(s, order[i]);
+        if (!ns || !ns->path)
+            continue;
+        _cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return box_err_sys(err, errno, "linux.namespaces: open %s namespace `%s`",
+                               box_ns_name(order[i]), ns->path);
+        if (setns(fd, order[i]) < 0)
+            return box_err_sys(err, errno, "linux.namespaces: join %s namespace `%s`",
+                               box_ns_name(order[i]), ns->path);
+    }
+    return 0;
+}
+
+static int apply_sysctl(const struct box_spec *s, struct box_err *err)
+{
+    for (size_t i = 0; i < s->n_sysctl; i++) {
+        char path[PATH_MAX] = "/proc/sys/";
+        size_t off = strlen(path);
+        for (const char *k = s->sysctl[i].key; *k && off < sizeof(path) - 1; k++)
+            path[off++] = *k == '.' ? '/' : *k;
+        path[off] = '\0';
+        if (box_write_string(AT_FDCWD, path, s->sysctl[i].value, err) < 0)
+            return box_err_prefix(err, "linux.sysctl.%s", s->sysctl[i].key);
+    }
+    return 0;
+}
+
+/* Allocates the pty inside the container and sends its master to the
+ * console socket; the peer is opened with TIOCGPTPEER, never by a path the
+ * image could redirect (CVE-2025-52565). */
+static int setup_console(const struct box_init *in, struct box_err *err)
+{
+    const struct box_process *p = &in->spec->process;
+    _cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return box_err_sys(err, errno, "process.terminal: open the pty master");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        return box_err_sys(err, errno, "process.terminal: unlock the pty");
+    int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0)
+        return box_err_sys(err, errno, "process.terminal: open the pty peer");
+    if (p->console_height || p->console_width) {
+        struct winsize ws = {.ws_row = (unsigned short)p->console_height,
+                             .ws_col = (unsigned short)p->console_width};
+        ioctl(peer, TIOCSWINSZ, &ws);
+    }
+    char dummy = 'p';
+    struct iovec iov = {&dummy, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &master, sizeof(int));
+    if (sendmsg(in->console_fd, &msg, MSG_NOSIGNAL) < 0) {
+        close(peer);
+        return box_err_sys(err, errno, "--console-socket: send the pty master");
+    }
+    close(in->console_fd);
+    if (setsid() < 0 || ioctl(peer, TIOCSCTTY, 0) < 0) {
+        close(peer);
+        return box_err_sys(err, errno, "process.terminal: make the pty the controlling terminal");
+    }
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(peer, fd) < 0) {
+            close(peer);
+            return box_err_sys(err, errno, "process.terminal: attach stdio");
+        }
+    close(peer);
+    return 0;
+}
+
+/* The trampoline in a sealed memfd: nothing can write to it, and
+ * /proc/self/exe of the process that execs the program points at it. */
+static int trampoline_fd(struct box_err *err)
+{
+    size_t len = (size_t)(box_trampoline_end - box_trampoline_start);
+    int fd = memfd_create("box-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)
+        fd = memfd_create("box-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return box_err_sys(err, errno, "memfd for the trampoline");
+    if (box_write_all(fd, box_trampoline_start, len) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = errno;
+        close(fd);
+        return box_err_sys(err, e, "seal the trampoline");
+    }
+    return fd;
+}
+
+static int prepare_fds(const struct box_init *in, struct box_err *err)
+{
+    /* Only stdio and the preserved fds reach the program: everything else
+     * is close-on-exec now, the caller's stray fds included. */
+    unsigned first = 3 + in->preserve_fds;
+    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        for (int fd = (int)first; fd < 65536; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    for (unsigned fd = 3; fd < first; fd++)
+        if (fcntl((int)fd, F_SETFD, 0) < 0)
+            return box_err_sys(err, errno, "--preserve-fds: fd %u is not open", fd);
+    return 0;
+}
+
+static void setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
+{
+    const struct box_spec *s = in->spec;
+    if (in->wait_go_first && wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
+        fail(in, err);
+    if (join_namespaces(s, err) < 0)
+        fail(in, err);
+    if (in->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+        fail(in, (box_err_sys(err, errno, "unshare cgroup namespace"), err));
+    if (in->new_timens && unshare(CLONE_NEWTIME) < 0)
+        fail(in, (box_err_sys(err, errno, "unshare time namespace"), err));
+    if (s->hostname && *s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+        fail(in, (box_err_sys(err, errno, "hostname: sethostname"), err));
+    if (s->domainname && *s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+        fail(in, (box_err_sys(err, errno, "domainname: setdomainname"), err));
+    if (apply_sysctl(s, err) < 0)
+        fail(in, err);
+    if (s->process.has_oom_score_adj) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", s->process.oom_score_adj);
+        if (box_write_string(AT_FDCWD, "/proc/self/oom_score_adj", v, err) < 0)
+            fail(in, (box_err_prefix(err, "process.oomScoreAdj"), err));
+    }
+    struct box_rootfs r = {.spec = s, .rootfs = in->rootfs, .bundle = in->bundle,
+                           .cgroups = in->cgroups, .cgroupns = in->new_cgroupns,
+                           .rootfd = -1, .devnullfd = open_devnull(err)};
+    if (r.devnullfd < 0)
+        fail(in, err);
+    if (box_rootfs_prepare(&r, err) < 0)
+        fail(in, err);
+    int cwd = box_root_mkdirs(r.rootfd, s->process.cwd, 0755, NULL);
+    if (cwd >= 0)
+        close(cwd);
+    if (!in->wait_go_first && wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
+        fail(in, err);
+    if (in->parent_hooks) {
+        box_sync_send(in->sync_fd, BOX_SYNC_HOOKS, NULL);
+        if (wait_parent(in, BOX_SYNC_HOOKS_DONE, NULL, err) < 0)
+            _exit(1); /* the parent reports the hook's failure itself */
+    }
+    if (s->n_hooks[BOX_HOOK_CREATE_CONTAINER]) {
+        _cleanup_free_ char *st =
+            box_hook_state_json(s, in->id, "creating", *host_pid, in->bundle, in->rootfs);
+        if (box_hooks_run(s, BOX_HOOK_CREATE_CONTAINER, st, in->bundle, err) < 0)
+            fail(in, err);
+    }
+    if (box_rootfs_finalize(&r, in->no_pivot, err) < 0)
+        fail(in, err);
+    close(r.rootfd);
+    close(r.devnullfd);
+}
+
+void box_init_main(const struct box_init *in)
+{
+    struct box_err err = {0};
+    pid_t host_pid = 0;
+    const struct box_spec *s = in->spec;
+    const struct box_process *p = &s->process;
+    /* Until we are ready, our fate is the parent's; and nothing that later
+     * joins the container may ptrace or open this process's memory or exe. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_DUMPABLE, 0);
+    close(in->lock_fd);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    umask(0);
+    setup(in, &host_pid, &err);
+    if (p->terminal && setup_console(in, &err) < 0)
+        fail(in, &err);
+    if (box_process_rlimits(p, &err) < 0)
+        fail(in, &err);
+    int last_cap = box_cap_last_cap();
+    bool userns = box_spec_namespace(s, CLONE_NEWUSER) != NULL;
+    if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)
+        fail(in, &err);
+    if (chdir(p->cwd) < 0)
+        fail(in, (box_err_sys(&err, errno, "process.cwd `%s`", p->cwd), &err));
+    char prog[PATH_MAX];
+    if (box_process_find_program(p, prog, sizeof(prog), &err) < 0)
+        fail(in, &err);
+    umask(p->has_umask ? p->umask : 022);
+    int tramp = trampoline_fd(&err);
+    if (tramp < 0 || prepare_fds(in, &err) < 0)
+        fail(in, &err);
+    prctl(PR_SET_PDEATHSIG, 0);
+    if (box_sync_send(in->sync_fd, BOX_SYNC_READY, NULL) < 0)
+        _exit(1);
+    /* created: wait for `box start` */
+    int conn;
+    do {
+        conn = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    } while (conn < 0 && errno == EINTR);
+    if (conn < 0)
+        _exit(1);
+    close(in->listen_fd);
+    close(in->sync_fd);
+    if (s->n_hooks[BOX_HOOK_START_CONTAINER]) {
+        _cleanup_free_ char *st =
+            box_hook_state_json(s, in->id, "created", host_pid, in->bundle, in->rootfs);
+        if (box_hooks_run(s, BOX_HOOK_START_CONTAINER, st, "/", &err) < 0) {
+            dprintf(conn, "M%s", err.msg);
+            _exit(1);
+        }
+    }
+    if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        dprintf(conn, "Mprocess.noNewPrivileges: %s", strerror(errno));
+        _exit(1);
+    }
+    char fdstr[16];
+    snprintf(fdstr, sizeof(fdstr), "%d", conn);
+    char **argv = calloc(p->n_args + 3, sizeof(char *));
+    if (!argv)
+        _exit(1);
+    argv[0] = prog;
+    argv[1] = fdstr;
+    for (size_t i = 0; i < p->n_args; i++)
+        argv[i + 2] = p->args[i];
+    char *empty[] = {NULL};
+    fcntl(conn, F_SETFD, 0);
+    syscall(SYS_execveat, tramp, "", argv, p->env ? p->env : empty, AT_EMPTY_PATH);
+    dprintf(conn, "Mexec the trampoline: %s", strerror(errno));
+    _exit(127);
+}

@@ -1,0 +1,329 @@
+/* start, state, list, kill, delete, run. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/base/parse.h"
+#include "lib/runtime/cgroup.h"
+#include "lib/runtime/container.h"
+#include "lib/runtime/hooks.h"
+#include "lib/runtime/init.h"
+#include "lib/runtime/spec.h"
+#include "lib/runtime/state.h"
+
+struct opened {
+    int rootfd;
+    struct box_container_dir dir;
+    struct box_state st;
+    struct box_spec spec; /* hooks of the stored config */
+};
+
+static void opened_free(struct opened *o)
+{
+    box_container_dir_close(&o->dir);
+    box_state_free(&o->st);
+    box_spec_free(&o->spec);
+    if (o->rootfd >= 0)
+        close(o->rootfd);
+    o->rootfd = -1;
+}
+
+/* Validates the id, locks the container and reads its state and config. */
+static int open_container(const char *root, const char *id, struct opened *o, struct box_err *err)
+{
+    memset(o, 0, sizeof(*o));
+    o->rootfd = -1;
+    o->dir.fd = -1;
+    if (box_id_validate(id, err) < 0)
+        return -err->code;
+    o->rootfd = box_state_root_open(root, false, err);
+    if (o->rootfd < 0)
+        return o->rootfd == -ENOENT ? box_err_set(err, ENOENT, "container `%s` does not exist", id)
+                                    : o->rootfd;
+    if (box_container_dir_open(o->rootfd, id, &o->dir, err) < 0 ||
+        box_state_read(o->rootfd, id, &o->st, err) < 0)
+        return -err->code;
+    if (o->st.config) {
+        char *text = json_dumps(o->st.config, JSON_COMPACT);
+        int r = text ? box_spec_parse(text, strlen(text), &o->spec, err) : -ENOMEM;
+        free(text);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static void load_cgroups(const struct opened *o, struct box_cgroups *cg)
+{
+    memset(cg, 0, sizeof(*cg));
+    if (!o->st.cgroup || box_cgroup_detect(cg, NULL) < 0)
+        return;
+    cg->path = strdup(o->st.cgroup);
+}
+
+int box_container_start(const char *root, const char *id, struct box_err *err)
+{
+    struct opened o;
+    int r = open_container(root, id, &o, err);
+    if (r < 0)
+        goto out;
+    enum box_status s = box_state_status(o.rootfd, &o.st);
+    if (s != BOX_STATUS_CREATED) {
+        r = box_err_set(err, EINVAL, "container `%s` is %s, not created: cannot start it", id,
+                        box_status_name(s));
+        goto out;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", o.dir.fd, BOX_EXEC_SOCK);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = box_err_sys(err, errno, "start `%s`: reach the container init", id);
+        if (fd >= 0)
+            close(fd);
+        goto out;
+    }
+    /* The socket is gone the moment the init takes the connection: from now
+     * on the container counts as running. */
+    unlinkat(o.dir.fd, BOX_EXEC_SOCK, 0);
+    char reply[BOX_ERR_MSG_MAX];
+    ssize_t n;
+    do {
+        n = recv(fd, reply, sizeof(reply) - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n > 0) {
+        reply[n] = '\0';
+        uint64_t e = 0;
+        if (reply[0] == 'E' && box_parse_u64(reply + 1, 4095, &e) == 0)
+            r = box_err_sys(err, (int)e, "exec `%s`", o.spec.process.args[0]);
+        else
+            r = box_err_set(err, ECANCELED, "%s", reply[0] == 'M' ? reply + 1 : reply);
+        goto out;
+    }
+    if (o.spec.n_hooks[BOX_HOOK_POSTSTART]) {
+        char *st = box_hook_state_json(&o.spec, id, "running", o.st.pid, o.st.bundle, o.st.rootfs);
+        r = box_hooks_run(&o.spec, BOX_HOOK_POSTSTART, st, o.st.bundle, err);
+        free(st);
+        if (r < 0) {
+            /* runtime-spec: a failing poststart hook fails start; the
+             * container keeps running for the caller to delete. */
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    opened_free(&o);
+    return r;
+}
+
+int box_container_state(const char *root, const char *id, json_t **state, struct box_err *err)
+{
+    if (box_id_validate(id, err) < 0)
+        return -err->code;
+    _cleanup_close_ int rootfd = box_state_root_open(root, false, err);
+    if (rootfd < 0)
+        return rootfd == -ENOENT ? box_err_set(err, ENOENT, "container `%s` does not exist", id)
+                                 : rootfd;
+    struct box_state st;
+    if (box_state_read(rootfd, id, &st, err) < 0)
+        return -err->code;
+    *state = box_state_to_public_json(rootfd, &st);
+    box_state_free(&st);
+    return 0;
+}
+
+int box_container_list(const char *root, json_t **list, struct box_err *err)
+{
+    *list = json_array();
+    _cleanup_close_ int rootfd = box_state_root_open(root, false, NULL);
+    if (rootfd < 0)
+        return 0; /* no root yet: no containers */
+    int dfd = dup(rootfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return box_err_sys(err, errno, "read state root `%s`", root);
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || box_id_validate(de->d_name, NULL) < 0)
+            continue;
+        struct box_state st;
+        if (box_state_read(rootfd, de->d_name, &st, NULL) < 0)
+            continue; /* deleted meanwhile */
+        json_array_append_new(*list, box_state_to_public_json(rootfd, &st));
+        box_state_free(&st);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int signal_init(const struct opened *o, int sig, struct box_err *err)
+{
+    int pidfd = box_pidfd_checked(o->st.pid, o->st.start_time);
+    if (pidfd < 0)
+        return box_err_set(err, ESRCH, "container `%s` is not running", o->st.id);
+    int r = (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+    int e = errno;
+    close(pidfd);
+    if (r < 0)
+        return box_err_sys(err, e, "signal container `%s`", o->st.id);
+    return 0;
+}
+
+int box_container_kill(const char *root, const char *id, int sig, bool all, struct box_err *err)
+{
+    struct opened o;
+    int r = open_container(root, id, &o, err);
+    if (r < 0)
+        goto out;
+    enum box_status s = box_state_status(o.rootfd, &o.st);
+    if (s != BOX_STATUS_CREATED && s != BOX_STATUS_RUNNING) {
+        r = box_err_set(err, EINVAL, "container `%s` is %s: nothing to signal", id,
+                        box_status_name(s));
+        goto out;
+    }
+    if (all) {
+        struct box_cgroups cg;
+        load_cgroups(&o, &cg);
+        r = cg.path ? box_cgroup_signal_all(&cg, sig, err) : 0;
+        box_cgroup_free(&cg);
+        if (r < 0)
+            goto out;
+    }
+    r = signal_init(&o, sig, err);
+    if (r == -ESRCH && all)
+        r = 0;
+out:
+    opened_free(&o);
+    return r;
+}
+
+/* Waits up to ~5 s for the init (not our child) to be gone. */
+static void wait_gone(const struct opened *o)
+{
+    int pidfd = box_pidfd_checked(o->st.pid, o->st.start_time);
+    if (pidfd < 0)
+        return;
+    struct pollfd p = {pidfd, POLLIN, 0};
+    poll(&p, 1, 5000);
+    close(pidfd);
+}
+
+int box_container_delete(const char *root, const char *id, bool force,
+                         void (*warn)(const char *msg), struct box_err *err)
+{
+    struct opened o;
+    int r = open_container(root, id, &o, err);
+    if (r == -ENOENT && force) {
+        box_err_clear(err);
+        r = 0; /* delete --force is idempotent */
+        goto out;
+    }
+    if (r < 0)
+        goto out;
+    enum box_status s = box_state_status(o.rootfd, &o.st);
+    if (s == BOX_STATUS_RUNNING && !force) {
+        r = box_err_set(err, EBUSY, "container `%s` is running: stop it first or use --force", id);
+        goto out;
+    }
+    struct box_cgroups cg;
+    load_cgroups(&o, &cg);
+    if (s == BOX_STATUS_RUNNING || s == BOX_STATUS_CREATED) {
+        if (cg.path)
+            box_cgroup_signal_all(&cg, SIGKILL, NULL);
+        signal_init(&o, SIGKILL, NULL);
+        wait_gone(&o);
+    }
+    r = cg.path ? box_cgroup_destroy(&cg, err) : 0;
+    box_cgroup_free(&cg);
+    if (r < 0)
+        goto out;
+    if (o.spec.n_hooks[BOX_HOOK_POSTSTOP]) {
+        char *st = box_hook_state_json(&o.spec, id, "stopped", o.st.pid, o.st.bundle, o.st.rootfs);
+        struct box_err herr = {0};
+        /* runtime-spec: a failing poststop hook only warns. */
+        if (box_hooks_run(&o.spec, BOX_HOOK_POSTSTOP, st, o.st.bundle, &herr) < 0 && warn)
+            warn(herr.msg);
+        free(st);
+    }
+    r = box_container_dir_remove(&o.dir, err);
+out:
+    opened_free(&o);
+    return r;
+}
+
+static int wait_foreground(pid_t pid, const sigset_t *set, int *exit_code)
+{
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(set, &si);
+        if (sig < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (sig != SIGCHLD) {
+            kill(pid, sig); /* our unreaped child: the pid cannot be reused */
+            continue;
+        }
+        int status;
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            *exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+            return 0;
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ; /* other children: hooks are waited for where they run */
+    }
+}
+
+int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
+                      void (*warn)(const char *msg), struct box_err *err)
+{
+    static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+                                    SIGCONT};
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(forwarded); i++)
+        sigaddset(&set, forwarded[i]);
+    if (!detach)
+        sigprocmask(SIG_BLOCK, &set, &old);
+    struct box_create_opts co = *o;
+    co.foreground = !detach;
+    pid_t pid = 0;
+    int r = box_container_create(&co, &pid, err);
+    if (r < 0)
+        goto out;
+    r = box_container_start(o->root, o->id, err);
+    if (r < 0) {
+        struct box_err derr = {0};
+        box_container_delete(o->root, o->id, true, warn, &derr);
+        goto out;
+    }
+    if (detach)
+        goto out;
+    r = wait_foreground(pid, &set, exit_code);
+    if (r < 0)
+        box_err_sys(err, -r, "wait for container `%s`", o->id);
+    struct box_err derr = {0};
+    if (box_container_delete(o->root, o->id, true, warn, &derr) < 0 && warn)
+        warn(derr.msg);
+out:
+    if (!detach)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
