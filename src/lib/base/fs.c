@@ -97,9 +97,10 @@ int box_write_file_atomic(int dirfd, const char *name, const void *data, size_t 
         openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return box_err_sys(err, errno, "create `%s`", tmp);
+    /* No fsync: rename alone guarantees a reader sees the old file or the new
+     * one; durability across power loss is moot for what box writes (state
+     * of live processes, pid files, specs the caller can write again). */
     int r = box_write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
     if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
         r = -errno;
     if (r < 0) {

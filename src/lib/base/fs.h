@@ -14,7 +14,7 @@ int box_read_file(int dirfd, const char *path, size_t max, char **out, size_t *l
                   struct box_err *err);
 /* Reads at most max bytes from an open fd, NUL-terminated. */
 int box_read_fd(int fd, size_t max, char **out, size_t *len);
-/* Writes data to dirfd/name through a temp file, fsync and rename. */
+/* Writes data to dirfd/name through a temp file and rename. */
 int box_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                           struct box_err *err);
 /* One write(2) of a string into an existing file (sysfs, procfs, cgroupfs). */

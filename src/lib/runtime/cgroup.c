@@ -551,6 +551,21 @@ int box_cgroup_attach(struct box_cgroups *cg, pid_t pid, bool skip_v2, struct bo
     return 0;
 }
 
+int box_cgroup_join_self(const struct box_cgroups *cg, bool skip_v2, struct box_err *err)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        char dir[PATH_MAX];
+        if ((skip_v2 && cg->h[i].v2) || hier_dir(cg, &cg->h[i], dir, sizeof(dir)) < 0)
+            continue;
+        /* "0" in a v1 `tasks` file moves only the calling thread, which the
+         * kernel does without the global threadgroup lock and its RCU grace
+         * period (milliseconds on every container start). */
+        if (write_at(dir, cg->h[i].v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
+            return box_err_prefix(err, "join cgroup");
+    }
+    return 0;
+}
+
 /* Reads cgroup.procs of the container's cgroup in one hierarchy. */
 static int read_pids(const char *dir, pid_t **out, size_t *n)
 {

@@ -38,6 +38,9 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struc
 /* Moves pid into the cgroup in every hierarchy (but cgroup2 with skip_v2,
  * when the process was cloned straight into it). */
 int box_cgroup_attach(struct box_cgroups *cg, pid_t pid, bool skip_v2, struct box_err *err);
+/* Moves the calling (single-threaded) process into the cgroup: cheaper than
+ * box_cgroup_attach from outside on v1. */
+int box_cgroup_join_self(const struct box_cgroups *cg, bool skip_v2, struct box_err *err);
 /* O_PATH fd on the container's cgroup2 directory, for CLONE_INTO_CGROUP; -1
  * when there is none. */
 int box_cgroup_v2_open(const struct box_cgroups *cg);

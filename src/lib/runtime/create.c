@@ -169,7 +169,7 @@ struct creating {
     struct box_state st;
     int rootfd, console_fd, listen_fd, sync[2], pidfd;
     pid_t pid;
-    bool cgroup_made;
+    bool cgroup_made, cloned_into_v2;
 };
 
 static void creating_init(struct creating *c)
@@ -263,14 +263,16 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
         .sync_fd = c->sync[1], .listen_fd = c->listen_fd, .console_fd = c->console_fd,
         .lock_fd = c->dir.fd, .preserve_fds = o->preserve_fds,
         .no_pivot = o->no_pivot,
-        .wait_go_first = (userns && !userns->path) || (cgns && !cgns->path),
+        .wait_go_first = userns && !userns->path,
+        .join_cgroup = !(userns && !userns->path),
         .new_cgroupns = cgns && !cgns->path, .new_timens = timens && !timens->path,
         .parent_hooks = s->n_hooks[BOX_HOOK_PRESTART] || s->n_hooks[BOX_HOOK_CREATE_RUNTIME],
     };
     int saved_pidns;
     if (join_pidns_for_children(s, &saved_pidns, err) < 0)
         return -err->code;
-    _cleanup_close_ int cgfd = c->cg.layout == BOX_CGROUP_V2 ? box_cgroup_v2_open(&c->cg) : -1;
+    _cleanup_close_ int cgfd = box_cgroup_v2_open(&c->cg);
+    in.cloned_into_v2 = c->cloned_into_v2 = cgfd >= 0;
     c->pid = clone_init(clone_flags(s), &c->pidfd, cgfd);
     int e = errno;
     if (c->pid == 0)
@@ -350,10 +352,12 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
         return -err->code;
     if (spawn_init(c, o, err) < 0)
         return -err->code;
-    bool into = c->cg.layout == BOX_CGROUP_V2;
-    if (box_cgroup_attach(&c->cg, c->pid, into, err) < 0)
+    /* In a new user namespace the init cannot write the host's cgroup
+     * files: place it from here. Otherwise it joins by itself. */
+    const struct box_namespace *userns = box_spec_namespace(s, CLONE_NEWUSER);
+    if (userns && !userns->path && box_cgroup_attach(&c->cg, c->pid, c->cloned_into_v2, err) < 0)
         return -err->code;
-    if (box_spec_namespace(s, CLONE_NEWUSER) && s->n_uid_mappings &&
+    if (userns && s->n_uid_mappings &&
         (write_idmap(c->pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0 ||
          write_idmap(c->pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0))
         return -err->code;

@@ -220,6 +220,8 @@ static int prepare_fds(const struct box_init *in, struct box_err *err)
 static void setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
 {
     const struct box_spec *s = in->spec;
+    if (in->join_cgroup && box_cgroup_join_self(in->cgroups, in->cloned_into_v2, err) < 0)
+        fail(in, err);
     if (in->wait_go_first && wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
         fail(in, err);
     if (join_namespaces(s, err) < 0)
