@@ -824,12 +824,28 @@ int box_spec_validate(const struct box_spec *spec, struct box_err *err)
         return box_err_set(err, EINVAL, "domainname: longer than 64 characters");
     for (size_t i = 0; i < spec->n_sysctl; i++) {
         const char *k = spec->sysctl[i].key;
-        if (strncmp(k, "net.", 4) == 0 && !box_spec_namespace(spec, CLONE_NEWNET))
-            return box_err_set(err, EINVAL, "linux.sysctl.%s: needs a network namespace", k);
-        if ((strncmp(k, "kernel.shm", 10) == 0 || strncmp(k, "kernel.msg", 10) == 0 ||
-             strcmp(k, "kernel.sem") == 0 || strncmp(k, "fs.mqueue.", 10) == 0) &&
-            !box_spec_namespace(spec, CLONE_NEWIPC))
-            return box_err_set(err, EINVAL, "linux.sysctl.%s: needs an ipc namespace", k);
+        /* Only namespaced sysctls: anything else would change the host. */
+        static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                          "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                          "kernel.shmmni", "kernel.shm_rmid_forced"};
+        bool is_ipc = strncmp(k, "fs.mqueue.", 10) == 0;
+        for (size_t j = 0; j < BOX_ARRAY_SIZE(ipc); j++)
+            is_ipc = is_ipc || strcmp(k, ipc[j]) == 0;
+        if (is_ipc) {
+            if (!box_spec_namespace(spec, CLONE_NEWIPC))
+                return box_err_set(err, EINVAL, "linux.sysctl.%s: needs an ipc namespace", k);
+        } else if (strncmp(k, "net.", 4) == 0) {
+            if (!box_spec_namespace(spec, CLONE_NEWNET))
+                return box_err_set(err, EINVAL, "linux.sysctl.%s: needs a network namespace", k);
+        } else if (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0) {
+            if (!ns_new(spec, CLONE_NEWUTS))
+                return box_err_set(err, EINVAL, "linux.sysctl.%s: needs a uts namespace", k);
+        } else {
+            return box_err_set(err, EPERM,
+                               "linux.sysctl.%s: not a namespaced sysctl; setting it would change "
+                               "the host",
+                               k);
+        }
     }
     if (spec->cgroups_path) {
         /* Never escape the hierarchy (security bar: cgroupsPath with ".."). */
