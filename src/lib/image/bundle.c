@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/image/fsx.h"
 
 /* One streaming pass over one tarball. */
@@ -278,7 +279,7 @@ static int run_pass(struct pass *p, const char *tarball, int dest_fd, struct box
         .dest_fd = dest_fd,
         .keep = 1,
         .noun = "bundle",
-        .flags = BOX_EXTRACT_ALLOW_HARDLINKS,
+        .flags = BOX_EXTRACT_ALLOW_HARDLINKS | BOX_EXTRACT_THREADED,
         .limits = p->o->limits,
         .capture_max = BOX_MANIFEST_MAX_BYTES,
         .ops = &ops,
@@ -338,6 +339,9 @@ static int stage_pass(const char *tarball, const char *arch, const struct box_bu
         r = run_pass(&p, tarball, dest_fd, err);
     if (r >= 0)
         r = box_extract_apply_dir_modes(dest_fd, &p.tree, err);
+    /* The private directory becomes dest/<arch>: readable like any tree. */
+    if (r >= 0 && fchmod(dest_fd, 0755) < 0)
+        r = box_err_sys(err, errno, "set mode of the staged tree");
     return finish(&p, r, err);
 }
 
@@ -376,7 +380,7 @@ static int open_dest(struct stage *s, struct box_err *err)
             if (access(probe, F_OK) == 0)
                 break;
         }
-        int r = box_fsx_mkdir_p(s->dest, 0755, err);
+        int r = box_mkdir_p(s->dest, 0755, err);
         if (r < 0)
             return r;
     } else {
@@ -427,9 +431,8 @@ static void clean_stale(struct stage *s)
             continue;
         _cleanup_close_ int sfd =
             openat(s->dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        struct box_err ignored;
         if (sfd >= 0 && flock(sfd, LOCK_EX | LOCK_NB) == 0)
-            box_fsx_remove_tree(s->dfd, de->d_name, &ignored);
+            box_remove_tree(s->dfd, de->d_name);
     }
     closedir(d);
 }
@@ -525,12 +528,11 @@ static void release(struct stage *s, struct box_bundle_item *items, bool ok)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct slot *sl = &s->slots[i];
-        struct box_err e;
         if (sl->fd >= 0)
             close(sl->fd);
         /* After a swap the slot name holds the old tree; else our own. */
         if (!sl->committed || sl->had_old) {
-            int r = box_fsx_remove_tree(s->dfd, sl->name, &e);
+            int r = box_remove_tree(s->dfd, sl->name);
             if (ok && r < 0)
                 items[i].report.cleanup_error = r;
         }

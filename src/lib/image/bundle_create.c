@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/image/decomp.h"
 #include "lib/image/fsx.h"
 #include "lib/image/util.h"
@@ -133,6 +134,11 @@ static int by_path(const void *a, const void *b)
     return strcmp((*(struct box_node *const *)a)->path, (*(struct box_node *const *)b)->path);
 }
 
+static int by_component(const void *a, const void *b)
+{
+    return strcmp(((const struct box_component *)a)->name, ((const struct box_component *)b)->name);
+}
+
 static const char *rel_of(const struct cr *c, const struct box_node *nd)
 {
     return nd->path + strlen(c->top) + 1;
@@ -181,8 +187,13 @@ static int build_manifest(struct cr *c, char *created_at, struct box_err *err)
     c->m.bundle_version = (char *)o->version;
     c->m.architecture = (char *)o->arch;
     c->m.created_at = created_at;
-    c->m.components = (struct box_component *)o->components;
+    /* Components in name order, whatever order they were given in. */
+    c->m.components = malloc((o->ncomponents ? o->ncomponents : 1) * sizeof(*c->m.components));
+    if (!c->m.components)
+        return box_err_set(err, ENOMEM, "manifest");
+    memcpy(c->m.components, o->components, o->ncomponents * sizeof(*c->m.components));
     c->m.ncomponents = o->ncomponents;
+    qsort(c->m.components, o->ncomponents, sizeof(*c->m.components), by_component);
     for (size_t i = 0; i < c->payload.count; i++) {
         struct box_node *nd = c->sorted[i], *mn;
         if (nd->type == BOX_NODE_DIR || !strchr(nd->path, '/'))
@@ -230,7 +241,7 @@ static int gzw_flush(struct gzw *g)
     size_t n = libdeflate_gzip_compress(g->c, g->buf, g->len, g->out, g->out_cap);
     if (n == 0)
         return g->error = -EIO;
-    int r = box_fsx_write_all(g->fd, g->out, n);
+    int r = box_write_all(g->fd, g->out, n);
     if (r < 0)
         return g->error = r;
     g->written += n;
@@ -266,7 +277,7 @@ static struct archive_entry *make_entry(const struct cr *c, const struct box_nod
     archive_entry_set_filetype(e, type == BOX_NODE_DIR       ? AE_IFDIR
                                   : type == BOX_NODE_SYMLINK ? AE_IFLNK
                                                              : AE_IFREG);
-    archive_entry_set_perm(e, nd ? nd->mode : 0644);
+    archive_entry_set_perm(e, nd ? nd->mode : type == BOX_NODE_DIR ? 0755 : 0644);
     archive_entry_set_uid(e, 0);
     archive_entry_set_gid(e, 0);
     archive_entry_set_uname(e, "root");
@@ -365,11 +376,15 @@ static int check_opts(const struct box_bundle_create_opts *o, char *top, struct 
     if ((size_t)snprintf(top, BOX_NAME_MAX + 1, "%s_%s_%s", o->name, o->version, o->arch) >
         BOX_NAME_MAX)
         return box_err_set(err, ENAMETOOLONG, "bundle directory name too long");
-    for (size_t i = 0; i < o->ncomponents; i++)
-        if (box_is_blank(o->components[i].name) || box_is_blank(o->components[i].version) ||
-            box_is_blank(o->components[i].commit))
+    for (size_t i = 0; i < o->ncomponents; i++) {
+        const struct box_component *ci = &o->components[i];
+        if (box_is_blank(ci->name) || box_is_blank(ci->version) || box_is_blank(ci->commit))
             return box_err_set(err, EINVAL, "component %zu: name, version and commit are required",
                                i + 1);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ci->name, o->components[j].name) == 0)
+                return box_err_set(err, EINVAL, "component `%s` given twice", ci->name);
+    }
     return 0;
 }
 
@@ -440,6 +455,7 @@ int box_bundle_create(const struct box_bundle_create_opts *o, struct box_bundle_
     EVP_MD_free(c.sha);
     free(c.io);
     free(c.sorted);
+    free(c.m.components);
     box_tree_free(&c.payload);
     box_tree_free(&c.m.files);
     return r;

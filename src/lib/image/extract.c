@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/image/fsx.h"
+#include "lib/image/writer.h"
 
 #define TAR_END_MARKER 1024 /* two zero blocks: POSIX ustar end-of-archive */
 
@@ -24,8 +26,7 @@ struct ex {
     bool src_failed;
     EVP_MD *sha;
     EVP_MD_CTX *md;
-    int pfd; /* cached fd of the directory `pdir` below dest_fd */
-    char pdir[BOX_PATH_MAX + 1];
+    struct box_writer *w; /* NULL: hash only */
     char *cap;
     size_t cap_size;
 };
@@ -77,48 +78,9 @@ static int archive_fail(struct ex *x, struct box_err *err)
     return box_err_set(err, BOX_EDATA, "malformed tar archive: %s", msg ? msg : "unknown error");
 }
 
-/* Splits a canonical path into its parent ("" for top level) and name. */
-static const char *split(const char *path, char *parent)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    memcpy(parent, path, n);
-    parent[n] = '\0';
-    return slash ? slash + 1 : path;
-}
-
-/* An fd for directory `dir` below dest_fd, cached for runs of siblings. */
-static int parent_fd(struct ex *x, const char *dir, struct box_err *err)
-{
-    if (x->pfd >= 0 && strcmp(dir, x->pdir) == 0)
-        return x->pfd;
-    if (x->pfd >= 0 && x->pfd != x->o->dest_fd)
-        close(x->pfd);
-    x->pfd = -1;
-    if (!dir[0]) {
-        x->pfd = x->o->dest_fd;
-    } else {
-        int fd = box_fsx_open_beneath(x->o->dest_fd, dir, O_PATH | O_DIRECTORY, 0);
-        if (fd < 0)
-            return box_err_sys(err, -fd, "open directory `%s` below the destination", dir);
-        x->pfd = fd;
-    }
-    strcpy(x->pdir, dir);
-    return x->pfd;
-}
-
 static int make_dir(struct ex *x, const char *path, struct box_err *err)
 {
-    char parent[BOX_PATH_MAX + 1];
-    const char *name = split(path, parent);
-    if (x->o->dest_fd < 0)
-        return 0;
-    int pfd = parent_fd(x, parent, err);
-    if (pfd < 0)
-        return pfd;
-    if (mkdirat(pfd, name, 0755) < 0)
-        return box_err_sys(err, errno, "create directory `%s`", path);
-    return 0;
+    return x->w ? box_writer_mkdir(x->w, path, err) : 0;
 }
 
 /* Every proper prefix of path must be a directory; missing ones are implied. */
@@ -300,21 +262,6 @@ static int symlink_rules(struct ex *x, struct box_node *nd, struct box_err *err)
     return 0;
 }
 
-static int write_symlink(struct ex *x, struct box_node *nd, struct box_err *err)
-{
-    char parent[BOX_PATH_MAX + 1];
-    const char *name = split(nd->path, parent);
-    int pfd = parent_fd(x, parent, err);
-    if (pfd < 0)
-        return pfd;
-    if (symlinkat(nd->link, pfd, name) < 0)
-        return box_err_sys(err, errno, "create symlink `%s`", nd->path);
-    struct timespec ts[2] = {{.tv_sec = nd->mtime}, {.tv_sec = nd->mtime}};
-    if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-        return box_err_sys(err, errno, "set times of `%s`", nd->path);
-    return 0;
-}
-
 /* A hard link may only name a regular file this archive already holds. */
 static int hardlink_rules(struct ex *x, struct box_node *nd, const char *raw, char *src,
                           struct box_err *err)
@@ -342,25 +289,6 @@ static int hardlink_rules(struct ex *x, struct box_node *nd, const char *raw, ch
     return 0;
 }
 
-static int write_hardlink(struct ex *x, struct box_node *nd, const char *src, struct box_err *err)
-{
-    char sparent[BOX_PATH_MAX + 1], parent[BOX_PATH_MAX + 1];
-    const char *sname = split(src, sparent);
-    const char *name = split(nd->path, parent);
-    _cleanup_close_ int sfd = -1;
-    if (sparent[0]) {
-        sfd = box_fsx_open_beneath(x->o->dest_fd, sparent, O_PATH | O_DIRECTORY, 0);
-        if (sfd < 0)
-            return box_err_sys(err, -sfd, "open directory `%s`", sparent);
-    }
-    int pfd = parent_fd(x, parent, err);
-    if (pfd < 0)
-        return pfd;
-    if (linkat(sfd >= 0 ? sfd : x->o->dest_fd, sname, pfd, name, 0) < 0)
-        return box_err_sys(err, errno, "link `%s` to `%s`", nd->path, src);
-    return 0;
-}
-
 static int capture_init(struct ex *x, const struct box_node *nd, struct box_err *err)
 {
     if (nd->size > x->o->capture_max)
@@ -373,47 +301,22 @@ static int capture_init(struct ex *x, const struct box_node *nd, struct box_err 
     return 0;
 }
 
-static int open_file(struct ex *x, const struct box_node *nd, struct box_err *err)
-{
-    char parent[BOX_PATH_MAX + 1];
-    const char *name = split(nd->path, parent);
-    int pfd = parent_fd(x, parent, err);
-    if (pfd < 0)
-        return pfd;
-    int fd = box_fsx_open_beneath(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return box_err_sys(err, -fd, "create `%s`", nd->path);
-    return fd;
-}
-
-static int finish_file(struct box_node *nd, int fd, struct box_err *err)
-{
-    struct timespec ts[2] = {{.tv_sec = nd->mtime}, {.tv_sec = nd->mtime}};
-    if (fchmod(fd, nd->mode) < 0)
-        return box_err_sys(err, errno, "set mode of `%s`", nd->path);
-    if (futimens(fd, ts) < 0)
-        return box_err_sys(err, errno, "set times of `%s`", nd->path);
-    if (close(fd) < 0)
-        return box_err_sys(err, errno, "close `%s`", nd->path);
-    return 0;
-}
-
 /* Streams a regular file's data: hash, write, capture, in one pass. */
 static int copy_file(struct ex *x, struct box_node *nd, bool capture, struct box_err *err)
 {
-    _cleanup_close_ int fd = -1;
     uint64_t got = 0;
+    int r;
     if (capture && capture_init(x, nd, err) < 0)
         return -err->code;
-    if (x->o->dest_fd >= 0 && (fd = open_file(x, nd, err)) < 0)
-        return fd;
+    if (x->w && (r = box_writer_file_begin(x->w, nd->path, err)) < 0)
+        return r;
     if (!EVP_DigestInit_ex(x->md, x->sha, NULL))
         return box_err_set(err, EIO, "sha256 init");
     for (;;) {
         const void *buf;
         size_t len;
         la_int64_t off;
-        int r = archive_read_data_block(x->a, &buf, &len, &off);
+        r = archive_read_data_block(x->a, &buf, &len, &off);
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK)
@@ -423,8 +326,8 @@ static int copy_file(struct ex *x, struct box_node *nd, bool capture, struct box
         if (got + len > nd->size)
             return reject(err, "entry data longer than its header says", nd->path);
         EVP_DigestUpdate(x->md, buf, len);
-        if (fd >= 0 && (r = box_fsx_write_all(fd, buf, len)) < 0)
-            return box_err_sys(err, -r, "write `%s`", nd->path);
+        if (x->w && (r = box_writer_file_data(x->w, buf, len, err)) < 0)
+            return r;
         if (capture)
             memcpy(x->cap + got, buf, len);
         got += len;
@@ -434,9 +337,7 @@ static int copy_file(struct ex *x, struct box_node *nd, bool capture, struct box
     EVP_DigestFinal_ex(x->md, nd->sha256, NULL);
     nd->flags |= BOX_NODE_HASHED;
     x->cap_size = got;
-    if (fd >= 0)
-        return finish_file(nd, box_steal_fd(&fd), err);
-    return 0;
+    return x->w ? box_writer_file_end(x->w, nd->mode, nd->mtime, err) : 0;
 }
 
 static int write_node(struct ex *x, struct box_node *nd, int action, const char *hl_src,
@@ -448,11 +349,11 @@ static int write_node(struct ex *x, struct box_node *nd, int action, const char 
         return 0;
     case BOX_NODE_SYMLINK:
         x->st->symlinks++;
-        return x->o->dest_fd >= 0 ? write_symlink(x, nd, err) : 0;
+        return x->w ? box_writer_symlink(x->w, nd->path, nd->link, nd->mtime, err) : 0;
     default:
         if (nd->flags & BOX_NODE_HARDLINK) {
             x->st->hardlinks++;
-            return x->o->dest_fd >= 0 ? write_hardlink(x, nd, hl_src, err) : 0;
+            return x->w ? box_writer_link(x->w, hl_src, nd->path, err) : 0;
         }
         x->st->files++;
         return copy_file(x, nd, action & BOX_EXTRACT_CAPTURE, err);
@@ -527,8 +428,7 @@ static int read_all(struct ex *x, struct box_err *err)
 
 static void ex_release(struct ex *x)
 {
-    if (x->pfd >= 0 && x->pfd != x->o->dest_fd)
-        close(x->pfd);
+    box_writer_free(x->w);
     if (x->a)
         archive_read_free(x->a);
     EVP_MD_CTX_free(x->md);
@@ -539,7 +439,7 @@ static void ex_release(struct ex *x)
 int box_extract_tar(const struct box_extract_opts *o, struct box_tree *tree,
                     struct box_extract_stats *st, struct box_err *err)
 {
-    struct ex x = {.o = o, .tree = tree, .st = st, .pfd = -1};
+    struct ex x = {.o = o, .tree = tree, .st = st};
     memset(st, 0, sizeof(*st));
     x.sha = EVP_MD_fetch(NULL, "SHA256", NULL);
     x.md = EVP_MD_CTX_new();
@@ -549,12 +449,17 @@ int box_extract_tar(const struct box_extract_opts *o, struct box_tree *tree,
         r = box_err_set(err, ENOMEM, "tar reader");
         goto out;
     }
+    if (o->dest_fd >= 0 &&
+        (r = box_writer_open(o->dest_fd, o->flags & BOX_EXTRACT_THREADED, &x.w, err)) < 0)
+        goto out;
     archive_read_support_format_tar(x.a);
     if (archive_read_open(x.a, &x, NULL, read_cb, NULL) != ARCHIVE_OK) {
         r = archive_fail(&x, err);
         goto out;
     }
     r = read_all(&x, err);
+    if (r >= 0 && x.w)
+        r = box_writer_finish(x.w, err);
 out:
     ex_release(&x);
     return r;

@@ -44,6 +44,7 @@ struct box_extract_ops {
 
 #define BOX_EXTRACT_ALLOW_HARDLINKS 0x1u
 #define BOX_EXTRACT_IGNORE_XATTRS   0x2u /* other than security.capability, always refused */
+#define BOX_EXTRACT_THREADED        0x4u /* write from a second thread (tools only) */
 
 struct box_extract_opts {
     struct box_decomp *src;

@@ -1,6 +1,7 @@
 #include "lib/image/profile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -10,7 +11,7 @@
 #include <sys/utsname.h>
 
 #include "lib/image/decomp.h"
-#include "lib/image/fsx.h"
+#include "lib/base/fs.h"
 #include "lib/image/util.h"
 
 #define PROFILE_MAX_BYTES (1u << 20)
@@ -136,7 +137,7 @@ int box_profile_load(const char *spec, struct box_profile **out, struct box_err 
         return box_profile_parse("{}", 2, "none", out, err);
     _cleanup_free_ char *buf = NULL;
     size_t len;
-    int r = box_fsx_read_file(spec, PROFILE_MAX_BYTES, &buf, &len, err);
+    int r = box_read_file(AT_FDCWD, spec, PROFILE_MAX_BYTES, &buf, &len, err);
     if (r < 0)
         return box_err_prefix(err, "profile");
     return box_profile_parse(buf, len, spec, out, err);

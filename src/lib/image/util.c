@@ -187,23 +187,6 @@ bool box_is_sha256_hex(const char *s)
     return i == BOX_SHA256_HEXLEN;
 }
 
-int box_parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!s || !*s)
-        return -EINVAL;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 bool box_is_blank(const char *s)
 {
     if (!s)

@@ -1,5 +1,5 @@
 /* Small pure helpers of the image module: path rules for archive and
- * manifest paths, message-safe escaping, hex, checked number parsing.
+ * manifest paths, message-safe escaping, hex.
  * Candidates for src/lib/base once another module needs them. */
 #ifndef BOX_IMAGE_UTIL_H
 #define BOX_IMAGE_UTIL_H
@@ -47,9 +47,6 @@ void box_hex_encode(const unsigned char *in, size_t n, char *out /* 2n + 1 */);
 int box_hex_decode(const char *in, unsigned char *out, size_t n);
 /* True when `s` is exactly 64 lowercase hex digits. */
 bool box_is_sha256_hex(const char *s);
-
-/* Checked decimal parser: all of `s`, no sign, no spaces, no overflow. */
-int box_parse_u64(const char *s, uint64_t *out);
 
 /* True when `s` is NULL, empty or only spaces/tabs/newlines. */
 bool box_is_blank(const char *s);

@@ -1,6 +1,8 @@
 #include "lib/runtime/rootfs.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,48 @@ static int mount_bind(struct box_rootfs *r, const struct box_mount *m, struct bo
     return 0;
 }
 
+static int sys_mount_setattr(int dfd, unsigned int flags, uint64_t set)
+{
+    struct mount_attr attr = {.attr_set = set};
+    return (int)syscall(SYS_mount_setattr, dfd, "", flags | AT_EMPTY_PATH, &attr, sizeof(attr));
+}
+
+/* Binds the container's cgroup of each hierarchy below the fresh tmpfs at
+ * cgfd (which holds nothing we did not make, so plain *at calls are safe). */
+static int bind_hierarchies(const struct box_cgroups *cg, int cgfd, const char *dest,
+                            struct box_err *err)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        const struct box_cgroup_hier *h = &cg->h[i];
+        const char *name = h->v2 ? "unified" : h->controllers;
+        if (strncmp(name, "name=", 5) == 0)
+            name += 5;
+        char src[PATH_MAX];
+        snprintf(src, sizeof(src), "%s%s", h->mount, cg->path);
+        _cleanup_close_ int sfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0)
+            continue; /* not created there (unreachable from our mount) */
+        if (mkdirat(cgfd, name, 0755) < 0 && errno != EEXIST)
+            return box_err_sys(err, errno, "mkdir `%s/%s`", dest, name);
+        _cleanup_close_ int dfd = openat(cgfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+            return box_err_sys(err, errno, "open `%s/%s`", dest, name);
+        struct box_fdpath sp = box_fdpath(sfd), dp = box_fdpath(dfd);
+        if (mount(sp.s, dp.s, NULL, MS_BIND, NULL) < 0)
+            return box_err_sys(err, errno, "bind cgroup `%s` on `%s/%s`", src, dest, name);
+        if (!strchr(name, ','))
+            continue;
+        /* cpu,cpuacct -> links named cpu and cpuacct */
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", name);
+        char *save = NULL;
+        for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            if (symlinkat(name, cgfd, c) < 0 && errno != EEXIST)
+                return box_err_sys(err, errno, "symlink `%s/%s`", dest, c);
+    }
+    return 0;
+}
+
 /* A cgroup mount: cgroup2 where the host is v2 (or the container has its
  * own cgroup namespace there); on v1 and hybrid hosts a tmpfs with each
  * hierarchy's container cgroup bound below it, as runc does. */
@@ -145,57 +189,26 @@ static int mount_cgroup(struct box_rootfs *r, const struct box_mount *m, int tfd
 {
     const struct box_cgroups *cg = r->cgroups;
     struct box_fdpath tp = box_fdpath(tfd);
-    unsigned long ro = m->flags & MS_RDONLY;
-    unsigned long fl = (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    unsigned long fl = (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV |
+                       MS_NOEXEC;
     if (!cg || cg->layout == BOX_CGROUP_V2) {
         if (mount("cgroup2", tp.s, "cgroup2", fl, NULL) < 0)
             return box_err_sys(err, errno, "mount cgroup2 on `%s`", m->destination);
         return 0;
     }
-    if (mount("tmpfs", tp.s, "tmpfs", (fl & ~MS_RDONLY), "mode=755") < 0)
+    if (mount("tmpfs", tp.s, "tmpfs", fl & ~MS_RDONLY, "mode=755") < 0)
         return box_err_sys(err, errno, "mount tmpfs on `%s`", m->destination);
-    for (size_t i = 0; i < cg->n; i++) {
-        const struct box_cgroup_hier *h = &cg->h[i];
-        const char *name = h->v2 ? "unified" : h->controllers;
-        if (strncmp(name, "name=", 5) == 0)
-            name += 5;
-        char dest[PATH_MAX], src[PATH_MAX];
-        snprintf(dest, sizeof(dest), "%s/%s", m->destination, name);
-        snprintf(src, sizeof(src), "%s%s", h->mount, cg->path);
-        _cleanup_close_ int dfd = box_root_mkdirs(r->rootfd, dest, 0755, err);
-        if (dfd < 0)
-            return dfd;
-        _cleanup_close_ int sfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (sfd < 0)
-            continue; /* not created there (unreachable from our mount) */
-        struct box_fdpath sp = box_fdpath(sfd), dp = box_fdpath(dfd);
-        if (mount(sp.s, dp.s, NULL, MS_BIND, NULL) < 0)
-            return box_err_sys(err, errno, "bind cgroup `%s` on `%s`", src, dest);
-        _cleanup_close_ int nfd = box_root_open(r->rootfd, dest, O_PATH, err);
-        if (nfd < 0)
-            return nfd;
-        if (bind_remount(nfd, MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, dest, err) < 0)
-            return -err->code;
-        /* cpu,cpuacct -> links named cpu and cpuacct */
-        if (strchr(name, ',')) {
-            _cleanup_close_ int parent = box_root_open(r->rootfd, m->destination, O_PATH, err);
-            char buf[256];
-            snprintf(buf, sizeof(buf), "%s", name);
-            char *save = NULL;
-            for (char *c = strtok_r(buf, ",", &save); c && parent >= 0;
-                 c = strtok_r(NULL, ",", &save))
-                if (symlinkat(name, parent, c) < 0 && errno != EEXIST)
-                    return box_err_sys(err, errno, "symlink `%s/%s`", m->destination, c);
-        }
-    }
-    if (ro) {
-        _cleanup_close_ int nfd = reopen(r, m->destination, err);
-        if (nfd < 0)
-            return nfd;
-        struct box_fdpath np = box_fdpath(nfd);
-        if (mount(NULL, np.s, NULL, MS_REMOUNT | MS_RDONLY | (fl & ~MS_RDONLY), "mode=755") < 0)
-            return box_err_sys(err, errno, "remount `%s` read-only", m->destination);
-    }
+    _cleanup_close_ int cgfd = reopen(r, m->destination, err);
+    if (cgfd < 0)
+        return cgfd;
+    if (bind_hierarchies(cg, cgfd, m->destination, err) < 0)
+        return -err->code;
+    /* One recursive attribute change for the tmpfs and every bind below. */
+    uint64_t set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                   ((m->flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0);
+    if (sys_mount_setattr(cgfd, AT_RECURSIVE, set) < 0)
+        return box_err_sys(err, errno, "make `%s` %s", m->destination,
+                           (m->flags & MS_RDONLY) ? "read-only" : "nosuid,nodev,noexec");
     return 0;
 }
 
@@ -242,8 +255,9 @@ static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box
 /* Creates a device node inside the root, replacing whatever the image put
  * at that path (a planted symlink is removed, never followed). Where mknod
  * is not allowed (user namespaces) the host's node is bind-mounted. */
-static int make_device(struct box_rootfs *r, const char *path, char type, unsigned major,
-                       unsigned minor, mode_t mode, uid_t uid, gid_t gid, struct box_err *err)
+static int make_device(struct box_rootfs *r, int devfd, const char *path, char type,
+                       unsigned major, unsigned minor, mode_t mode, uid_t uid, gid_t gid,
+                       struct box_err *err)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
@@ -252,9 +266,15 @@ static int make_device(struct box_rootfs *r, const char *path, char type, unsign
         return box_err_set(err, EINVAL, "device path `%s` is invalid", path);
     const char *name = path + (slash - dir) + 1;
     *slash = '\0';
-    _cleanup_close_ int pfd = box_root_mkdirs(r->rootfd, dir[0] ? dir : "/", 0755, err);
-    if (pfd < 0)
-        return pfd;
+    /* /dev/<name>: the /dev fd resolved once; deeper paths resolve here. */
+    _cleanup_close_ int own = -1;
+    int pfd = devfd;
+    if (strcmp(dir, "/dev") != 0) {
+        own = box_root_mkdirs(r->rootfd, dir[0] ? dir : "/", 0755, err);
+        if (own < 0)
+            return own;
+        pfd = own;
+    }
     struct stat st;
     if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(st.st_mode))
@@ -285,18 +305,22 @@ static int make_device(struct box_rootfs *r, const char *path, char type, unsign
 static int setup_devices(struct box_rootfs *r, struct box_err *err)
 {
     const struct box_spec *s = r->spec;
+    _cleanup_close_ int devfd = box_root_mkdirs(r->rootfd, "/dev", 0755, err);
+    if (devfd < 0)
+        return devfd;
     for (size_t i = 0; i < BOX_ARRAY_SIZE(box_default_devices); i++) {
         const struct box_default_device *d = &box_default_devices[i];
         bool overridden = false;
         for (size_t k = 0; k < s->n_devices; k++)
             if (strcmp(s->devices[k].path, d->path) == 0)
                 overridden = true;
-        if (!overridden && make_device(r, d->path, 'c', d->major, d->minor, 0666, 0, 0, err) < 0)
+        if (!overridden &&
+            make_device(r, devfd, d->path, 'c', d->major, d->minor, 0666, 0, 0, err) < 0)
             return -err->code;
     }
     for (size_t i = 0; i < s->n_devices; i++) {
         const struct box_device *d = &s->devices[i];
-        if (make_device(r, d->path, d->type == 'u' ? 'c' : d->type, (unsigned)d->major,
+        if (make_device(r, devfd, d->path, d->type == 'u' ? 'c' : d->type, (unsigned)d->major,
                         (unsigned)d->minor, d->has_mode ? d->mode : 0666, d->has_uid ? d->uid : 0,
                         d->has_gid ? d->gid : 0, err) < 0)
             return box_err_prefix(err, "linux.devices[%zu]", i);
