@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# cgroups: the container's cgroup, its limits as the host sees them in the
+# cgroup files, and its removal.  Written for cgroup v1, v2 and hybrid.
+# shellcheck disable=SC2016,SC2154
+
+load helpers
+
+setup_file() { acc_setup_file; }
+teardown_file() { acc_teardown_file; }
+setup() { acc_setup; }
+teardown() { acc_teardown; }
+
+# cg_file PID CONTROLLER V1_FILE V2_FILE: the content of the controller's
+# file for PID's cgroup; skips when the machine lacks the controller.
+cg_file() {
+    local dir
+    dir=$(cgroup_dir "$1" "$2") || skip "no $2 cgroup controller on this machine"
+    if cgroup_v2_only || [ ! -e "$dir/$3" ]; then
+        cat "$dir/$4"
+    else
+        cat "$dir/$3"
+    fi
+}
+
+# has_controller NAME: the machine has the controller in a v1 hierarchy or
+# enabled in the unified one.
+has_controller() {
+    [ -n "$(cgroup_mount "$1")" ] ||
+        grep -qw "$1" "$(cgroup_mount "")/cgroup.controllers" 2>/dev/null
+}
+
+@test "cgroups: memory, cpu and pids limits are written to the container's cgroup" {
+    for c in memory cpu pids; do
+        has_controller "$c" || skip "no $c cgroup controller on this machine"
+    done
+    set_config '.linux.resources = {
+        "memory": {"limit": 67108864},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+        "pids": {"limit": 42}}'
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    pid=$(pid_of "$ID")
+
+    [ "$(cg_file "$pid" memory memory.limit_in_bytes memory.max)" = 67108864 ]
+    [ "$(cg_file "$pid" pids pids.max pids.max)" = 42 ]
+    dir=$(cgroup_dir "$pid" cpu)
+    if [ -e "$dir/cpu.cfs_quota_us" ]; then
+        [ "$(cat "$dir/cpu.cfs_quota_us")" = 50000 ]
+        [ "$(cat "$dir/cpu.cfs_period_us")" = 100000 ]
+        [ "$(cat "$dir/cpu.shares")" = 512 ]
+    else
+        [ "$(cat "$dir/cpu.max")" = "50000 100000" ]
+        # shares 512 of the default 1024: less than the default weight (100)
+        [ "$(cat "$dir/cpu.weight")" -lt 100 ]
+    fi
+    for c in memory cpu pids; do
+        grep -qx "$pid" "$(cgroup_dir "$pid" "$c")/cgroup.procs" ||
+            fail "the init is not in its $c cgroup"
+    done
+    box delete --force "$ID"
+}
+
+@test "cgroups: the pids limit is enforced inside" {
+    has_controller pids || skip "no pids cgroup controller on this machine"
+    set_config '.linux.resources = {"pids": {"limit": 3}}'
+    set_args /bin/boxcheck fork 6
+    run box_run "$ID"
+    assert_status 0
+    # The init counts as one of the three.
+    assert_kv forked 2
+    assert_kv fork_error EAGAIN
+}
+
+@test "cgroups: cgroupsPath is honoured in every hierarchy and removed on delete" {
+    path=/$(cid own)
+    set_config '.linux.cgroupsPath = $p' --arg p "$path"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    pid=$(pid_of "$ID")
+    mapfile -t dirs < <(cgroup_dirs "$pid")
+    [ "${#dirs[@]}" -gt 0 ]
+    for c in pids memory; do
+        has_controller "$c" || continue
+        [ "$(cgroup_dir "$pid" "$c")" = "$(cgroup_mount "$c")$path" ] ||
+            [ "$(cgroup_dir "$pid" "$c")" = "$(cgroup_mount "")$path" ] ||
+            fail "$c cgroup: $(cgroup_dir "$pid" "$c"), expected ...$path"
+    done
+    box delete --force "$ID"
+    for d in "${dirs[@]}"; do
+        case $d in */"$(cid own)") [ ! -d "$d" ] || fail "cgroup left: $d" ;; esac
+    done
+}
+
+@test "cgroups: box puts a container without cgroupsPath at /box/<id> in every hierarchy" {
+    require_box "runc places it relative to its own cgroup"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    pid=$(pid_of "$ID")
+    while IFS=: read -r _ ctrls path; do
+        [ "$path" = "/box/$ID" ] || fail "hierarchy '$ctrls': $path, expected /box/$ID"
+    done <"/proc/$pid/cgroup"
+    mapfile -t dirs < <(cgroup_dirs "$pid")
+    box delete --force "$ID"
+    for d in "${dirs[@]}"; do
+        [ ! -d "$d" ] || fail "cgroup left: $d"
+    done
+}
+
+@test "cgroups: a cgroupsPath with .. is refused" {
+    require_box "runc cleans .. out of the path instead of refusing it"
+    set_config '.linux.cgroupsPath = "/box/../../escape"'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error cgroupsPath
+    [ -z "$(ls -A "$BOX_ROOT")" ]
+}
+
+@test "cgroups: run removes the cgroup when the container exits" {
+    set_args /bin/boxcheck exit 0
+    run box_run "$ID"
+    assert_status 0
+    [ -z "$(acc_cgroups)" ] || fail "left: $(acc_cgroups)"
+}

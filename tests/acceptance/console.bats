@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# process.terminal with --console-socket: the pty master travels over the
+# socket (SCM_RIGHTS) and the slave is the container's controlling terminal.
+# shellcheck disable=SC2016,SC2154
+
+load helpers
+
+setup_file() {
+    acc_setup_file
+    [ -n "$ACC_SKIP_REASON" ] || [ -x "$BOXRECVTTY" ] ||
+        fail "BOXRECVTTY=$BOXRECVTTY is missing; run \`make $BOXRECVTTY\`"
+}
+teardown_file() { acc_teardown_file; }
+setup() {
+    acc_setup
+    SOCK=$BUNDLE.sock
+    TTY_OUT=$BUNDLE.tty
+}
+teardown() { acc_teardown; }
+
+# receiver [INPUT]: start the console receiver in the background; sets RECEIVER.
+receiver() {
+    "$BOXRECVTTY" "$SOCK" "$TTY_OUT" 30 "$@" 3>&- &
+    RECEIVER=$!
+    wait_for 10 test -S "$SOCK"
+}
+
+# tty_output: what the container printed on its terminal, without the CRs.
+tty_output() {
+    tr -d '\r' <"$TTY_OUT"
+}
+
+@test "--console-socket: the pty master arrives and is the container's terminal" {
+    set_config '.process.terminal = true'
+    set_args /bin/boxcheck tty -- stat /dev/console -- report
+    receiver
+    box_create "$ID" --console-socket "$SOCK"
+    wait_for 10 test -e "$TTY_OUT.info"
+    assert_kv fds 1 "$(cat "$TTY_OUT.info")"
+    ptn=$(kv ptn "$(cat "$TTY_OUT.info")")
+    [[ $ptn =~ ^[0-9]+$ ]] || fail "not a pty master: ptn=$ptn"
+    box start "$ID"
+    wait "$RECEIVER"
+    output=$(tty_output)
+    assert_kv isatty.0 1
+    assert_kv isatty.1 1
+    assert_kv isatty.2 1
+    assert_line_present 'open:/dev/tty=ok'
+    assert_kv sid 1
+    [[ $(kv ttyname.0) =~ ^/dev/(pts/[0-9]+|console)$ ]] || fail "ttyname: $(kv ttyname.0)"
+    [[ $(kv stat:/dev/console) == "type=chr "*" rdev=136:"* ]] ||
+        fail "/dev/console: $(kv stat:/dev/console)"
+    # The caller's descriptors are not the terminal's.
+    wait_status "$ID" stopped
+    box delete "$ID"
+}
+
+@test "--console-socket: input typed on the master reaches the process" {
+    set_config '.process.terminal = true'
+    set_args /bin/sh -c 'read line; echo "got=$line"'
+    receiver hello-tty
+    box_create "$ID" --console-socket "$SOCK"
+    box start "$ID"
+    wait "$RECEIVER"
+    assert_line_present got=hello-tty "$(tty_output)"
+    box delete --force "$ID"
+}
+
+@test "--console-socket: consoleSize sets the window size" {
+    set_config '.process.terminal = true | .process.consoleSize = {"height": 31, "width": 97}'
+    set_args /bin/boxcheck tty
+    receiver
+    box_create "$ID" --console-socket "$SOCK"
+    box start "$ID"
+    wait "$RECEIVER"
+    assert_kv winsize 31x97 "$(tty_output)"
+    box delete --force "$ID"
+}
+
+@test "terminal: create without --console-socket is an error, leaves nothing" {
+    set_config '.process.terminal = true'
+    run --separate-stderr box_create "$ID"
+    assert_failed
+    if is_box; then
+        assert_one_line_error console
+    fi
+    [ -z "$(ls -A "$BOX_ROOT")" ]
+}
+
+@test "terminal: a console socket that does not exist fails create, leaves nothing" {
+    set_config '.process.terminal = true'
+    run --separate-stderr box_create "$ID" --console-socket "$SOCK.missing"
+    assert_failed
+    if is_box; then
+        assert_one_line_error "$SOCK.missing"
+    fi
+    [ -z "$(ls -A "$BOX_ROOT")" ]
+}
+
+@test "terminal: off, no --console-socket is needed and stdio is not a tty" {
+    set_args /bin/boxcheck tty
+    run box_run "$ID"
+    assert_status 0
+    assert_kv isatty.0 0
+    assert_kv isatty.1 0
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# The process as configured: identity, capabilities, limits, environment,
+# working directory, and the descriptors it receives.
+# shellcheck disable=SC2016,SC2154
+
+load helpers
+
+setup_file() { acc_setup_file; }
+teardown_file() { acc_teardown_file; }
+setup() { acc_setup; }
+teardown() { acc_teardown; }
+
+@test "capabilities: the sets as configured, none inheritable or ambient unless asked" {
+    set_config '.process.capabilities = {
+        "bounding": ["CAP_CHOWN", "CAP_KILL"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL"]}'
+    set_args /bin/boxcheck report -- chown /etc/passwd 1000 1000 -- sethostname other
+    run box_run "$ID"
+    assert_status 0
+    assert_kv cap.bnd 0000000000000021
+    assert_kv cap.prm 0000000000000021
+    assert_kv cap.eff 0000000000000021
+    assert_kv cap.inh 0000000000000000
+    assert_kv cap.amb 0000000000000000
+    assert_line_present 'chown:/etc/passwd=ok'
+    assert_line_present 'sethostname:other=err:EPERM'
+}
+
+@test "capabilities: an empty set leaves none at all" {
+    set_config '.process.capabilities = {"bounding": [], "effective": [], "permitted": []}'
+    set_args /bin/boxcheck report -- chown /etc/passwd 1000 1000
+    run box_run "$ID"
+    assert_status 0
+    for set in bnd prm eff inh amb; do
+        assert_kv "cap.$set" 0000000000000000
+    done
+    assert_line_present 'chown:/etc/passwd=err:EPERM'
+}
+
+@test "capabilities: inheritable and ambient when configured" {
+    # Not root: for uid 0 execve() fills the permitted and effective sets from
+    # the bounding set, whatever the config says.
+    set_config '.process.user = {"uid": 1000, "gid": 1000}
+        | .process.capabilities = {
+        "bounding": ["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+        "effective": ["CAP_NET_BIND_SERVICE"],
+        "permitted": ["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+        "inheritable": ["CAP_NET_BIND_SERVICE"],
+        "ambient": ["CAP_NET_BIND_SERVICE"]}'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv cap.bnd 0000000000000420
+    assert_kv cap.prm 0000000000000400
+    assert_kv cap.eff 0000000000000400
+    assert_kv cap.inh 0000000000000400
+    assert_kv cap.amb 0000000000000400
+}
+
+@test "rlimits: as configured" {
+    set_config '.process.rlimits = [
+        {"type": "RLIMIT_NOFILE", "soft": 555, "hard": 666},
+        {"type": "RLIMIT_NPROC", "soft": 1000, "hard": 2000},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv rlimit.NOFILE 555:666
+    assert_kv rlimit.NPROC 1000:2000
+    assert_kv rlimit.CORE 0:0
+}
+
+@test "rlimits: an unknown type is refused" {
+    set_config '.process.rlimits = [{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]'
+    run --separate-stderr box_create "$ID"
+    assert_failed
+    if is_box; then
+        assert_one_line_error RLIMIT_NOPE
+    fi
+}
+
+@test "user: uid, gid and additionalGids" {
+    set_config '.process.user = {"uid": 1000, "gid": 1000, "additionalGids": [100, 20, 10]}'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv uid 1000
+    assert_kv euid 1000
+    assert_kv suid 1000
+    assert_kv gid 1000
+    assert_kv egid 1000
+    assert_kv sgid 1000
+    assert_kv groups 10,20,100
+}
+
+@test "user: umask" {
+    set_config '.process.user.umask = 23' # 0027
+    set_args /bin/boxcheck report -- write /tmp/made x -- stat /tmp/made
+    run box_run "$ID"
+    assert_status 0
+    assert_kv umask 0027
+    [[ $(kv stat:/tmp/made) == "type=reg mode=0640 "* ]] || fail "$(kv stat:/tmp/made)"
+}
+
+@test "env: exactly the configured variables, none of the caller's" {
+    set_config '.process.env = ["PATH=/bin", "BOXTEST=" + $tag, "FOO=bar baz", "EMPTY=",
+        "WITH_EQ=a=b"]' --arg tag "$ACC_TAG"
+    ACC_LEAK=from-caller run box_run "$ID"
+    assert_status 0
+    assert_kv env.PATH /bin
+    assert_kv env.FOO "bar baz"
+    assert_kv env.EMPTY ""
+    assert_kv env.WITH_EQ a=b
+    extra=$(grep '^env\.' <<<"$output" | cut -d= -f1 |
+        grep -vxE 'env\.(PATH|BOXTEST|FOO|EMPTY|WITH_EQ|HOME)' || true)
+    [ -z "$extra" ] || fail "variables that were not configured: $extra"
+}
+
+@test "cwd: the process starts in the configured directory" {
+    set_config '.process.cwd = "/home/user"'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv cwd /home/user
+}
+
+@test "noNewPrivileges and oomScoreAdj" {
+    set_config '.process.noNewPrivileges = true | .process.oomScoreAdj = 500'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv no_new_privs 1
+    assert_kv oom_score_adj 500
+    # Lowering the score below the caller's needs CAP_SYS_RESOURCE.
+    set_config '.process.noNewPrivileges = false | .process.oomScoreAdj = 7'
+    run box_run "$(cid second)"
+    assert_status 0
+    assert_kv no_new_privs 0
+    assert_kv oom_score_adj 7
+}
+
+@test "sysctl: set in the container's namespace, not on the host" {
+    host=$(cat /proc/sys/net/ipv4/ip_forward)
+    want=$((1 - host))
+    set_config '.linux.sysctl = {"net.ipv4.ip_forward": $v}' --arg v "$want"
+    set_args /bin/boxcheck read /proc/sys/net/ipv4/ip_forward
+    run box_run "$ID"
+    assert_status 0
+    assert_line_present "read:/proc/sys/net/ipv4/ip_forward=ok:$want\\n"
+    [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$host" ]
+}
+
+@test "fds: only stdio reaches the process; the caller's stray fd 7 does not" {
+    set_args /bin/boxcheck fds
+    run box_run "$ID" 7>"$BUNDLE.stray"
+    assert_status 0
+    fds=$(grep '^fd\.' <<<"$output" | cut -d= -f1 | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 " ] || fail "descriptors in the container: $fds\n$output"
+}
+
+@test "fds: the same for create and start" {
+    set_args /bin/boxcheck fds
+    box_create "$ID" 7>"$BUNDLE.stray" 8<"$BUNDLE/config.json"
+    box start "$ID" 9>"$BUNDLE.stray2"
+    wait_status "$ID" stopped
+    fds=$(out_of "$ID" | grep '^fd\.' | cut -d= -f1 | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 " ] || fail "descriptors in the container: $fds\n$(out_of "$ID")"
+    box delete "$ID"
+}
+
+@test "--preserve-fds: the next N descriptors reach the process, no more" {
+    set_args /bin/boxcheck fds
+    echo one >"$BUNDLE.f3"
+    echo two >"$BUNDLE.f4"
+    echo three >"$BUNDLE.f5"
+    rc=0
+    BOXTEST="$ACC_TAG" timeout -k 5 "$ACC_TIMEOUT" "$BOX" --root "$BOX_ROOT" run \
+        --preserve-fds 2 --bundle "$BUNDLE" "$ID" 3<"$BUNDLE.f3" 4<"$BUNDLE.f4" \
+        5<"$BUNDLE.f5" </dev/null >"$BUNDLE.out" 2>&1 || rc=$?
+    output=$(cat "$BUNDLE.out")
+    [ "$rc" -eq 0 ] || fail "run failed ($rc): $output"
+    fds=$(grep '^fd\.' <<<"$output" | cut -d= -f1 | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 fd.3 fd.4 " ] || fail "descriptors in the container: $fds\n$output"
+    assert_kv fd.3 "$BUNDLE.f3"
+    assert_kv fd.4 "$BUNDLE.f4"
+}
+
+@test "stdio: stdin and stdout of run are the container's" {
+    echo hello-stdin >"$BUNDLE.in"
+    set_args /bin/boxcheck cat /dev/stdin
+    rc=0
+    box run --bundle "$BUNDLE" "$ID" <"$BUNDLE.in" >"$BUNDLE.out" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ]
+    [ "$(cat "$BUNDLE.out")" = hello-stdin ]
+}
