@@ -37,7 +37,7 @@ int box_cmd_start(struct box_cli *cli, int argc, char **argv)
     if (r != 0)
         return r > 0 ? 0 : -r;
     struct box_err err = {0};
-    if (box_container_start(cli->root, argv[optind], &err) < 0)
+    if (box_container_start(cli->root, argv[optind], box_cli_warn, &err) < 0)
         return box_cli_fail_err(cli, &err);
     return 0;
 }

@@ -27,7 +27,11 @@
 #define BOX_VERSION "0.0.0"
 #endif
 
-enum { EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
+enum {
+    EXIT_REJECTED = 1,
+    EXIT_USAGE = 2,
+    EXIT_ERROR = 3
+};
 
 #define MAX_TARBALLS 8
 
@@ -244,6 +248,7 @@ static bool is_rejection(const struct box_err *err)
 
 static int fail(const char *cmd, const struct box_err *err)
 {
+    fflush(stdout);
     if (strncmp(err->msg, BOX_BUNDLE_FAIL, strlen(BOX_BUNDLE_FAIL)) == 0)
         fprintf(stderr, "%s\n", err->msg);
     else
@@ -290,11 +295,10 @@ static json_t *manifest_json(const struct box_manifest *m)
         json_object_set_new(comps, m->components[i].name,
                             json_pack("{s:s, s:s}", "version", m->components[i].version, "commit",
                                       m->components[i].commit));
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "name", m->bundle_name,
-                     "version", m->bundle_version, "architecture", m->architecture, "created_at",
-                     m->created_at, "components", comps, "files", (json_int_t)m->nfiles,
-                     "symlinks", (json_int_t)m->nsymlinks, "payload_bytes",
-                     (json_int_t)m->payload_bytes);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "name", m->bundle_name, "version",
+                     m->bundle_version, "architecture", m->architecture, "created_at",
+                     m->created_at, "components", comps, "files", (json_int_t)m->nfiles, "symlinks",
+                     (json_int_t)m->nsymlinks, "payload_bytes", (json_int_t)m->payload_bytes);
 }
 
 static json_t *report_json(const char *tarball, const char *arch,
@@ -395,6 +399,9 @@ static int stage_items(const struct args *a, struct box_bundle_item *items, size
             return usage_error("--tarball `%s`: expected ARCH=PATH", a->tarballs[i]);
         memcpy(archs[i], a->tarballs[i], len);
         archs[i][len] = '\0';
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(archs[j], archs[i]) == 0)
+                return usage_error("stage: architecture %s given twice", archs[i]);
         items[(*n)++] = (struct box_bundle_item){.arch = archs[i], .tarball = eq + 1};
     }
     return 0;
@@ -420,9 +427,9 @@ static int cmd_stage(const struct args *a)
     if (a->json) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, report_json(items[i].tarball, items[i].arch,
-                                                    &items[i].report,
-                                                    r < 0 && i == failed ? &err : NULL));
+            json_array_append_new(list,
+                                  report_json(items[i].tarball, items[i].arch, &items[i].report,
+                                              r < 0 && i == failed ? &err : NULL));
         print_json(json_pack("{s:b, s:s, s:o}", "ok", r >= 0, "dest", a->dest, "bundles", list));
     }
     if (r < 0 && n > 1)
@@ -434,8 +441,10 @@ static int cmd_stage(const struct args *a)
         if (r >= 0 && !a->json)
             printf("Runtime bundle staged at %s\n", items[i].report.staged_path);
         if (r >= 0 && items[i].report.cleanup_error)
-            fprintf(stderr, "box-bundle stage: warning: the previous %s tree could not be "
-                            "removed; the next stage will retry\n", items[i].arch);
+            fprintf(stderr,
+                    "box-bundle stage: warning: the previous %s tree could not be "
+                    "removed; the next stage will retry\n",
+                    items[i].arch);
         box_bundle_report_free(&items[i].report);
     }
     box_profile_free(profile);
@@ -525,9 +534,9 @@ static json_t *fetch_json(const struct box_fetch_result *res, const char *url)
     char hex[BOX_SHA256_HEXLEN + 1] = "";
     if (res->bytes || res->cached)
         box_hex_encode(res->sha256, BOX_SHA256_LEN, hex);
-    return json_pack("{s:s, s:s, s:I, s:s, s:b, s:i, s:i}", "url", url, "path", res->path,
-                     "bytes", (json_int_t)res->bytes, "sha256", hex, "cached", res->cached,
-                     "resumed", res->resumed, "restarted", res->restarted);
+    return json_pack("{s:s, s:s, s:I, s:s, s:b, s:i, s:i}", "url", url, "path", res->path, "bytes",
+                     (json_int_t)res->bytes, "sha256", hex, "cached", res->cached, "resumed",
+                     res->resumed, "restarted", res->restarted);
 }
 
 static int cmd_fetch(const struct args *a)
@@ -554,6 +563,7 @@ static int cmd_fetch(const struct args *a)
     if (rc)
         return rc;
     int r = box_fetch(&fo, &res, &err);
+    bool fetched = r >= 0;
     if (bar.drawn)
         fputc('\n', stderr);
     if (r < 0 && is_rejection(&err))
@@ -563,7 +573,11 @@ static int cmd_fetch(const struct args *a)
     if (a->json) {
         json_t *j = fetch_json(&res, fo.url);
         json_object_set_new(j, "ok", json_boolean(r >= 0));
-        json_object_set_new(j, "bundle", report_json(res.path, arch, &rep, r < 0 ? &err : NULL));
+        if (fetched)
+            json_object_set_new(j, "bundle",
+                                report_json(res.path, arch, &rep, r < 0 ? &err : NULL));
+        else
+            json_object_set_new(j, "error", json_string(err.msg));
         print_json(j);
     }
     if (r < 0)
@@ -642,8 +656,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(const struct args *);
-    } cmds[] = {{"create", cmd_create}, {"verify", cmd_verify}, {"stage", cmd_stage},
-                {"fetch", cmd_fetch},   {"inspect", cmd_inspect}};
+    } cmds[] = {{"create", cmd_create},
+                {"verify", cmd_verify},
+                {"stage", cmd_stage},
+                {"fetch", cmd_fetch},
+                {"inspect", cmd_inspect}};
     /* Archive member names are UTF-8 (pax); keep them byte-exact. */
     setlocale(LC_CTYPE, "C.UTF-8");
     int i = 1;

@@ -74,7 +74,8 @@ static int check_top(struct pass *p, const struct box_node *nd, struct box_err *
     } else if (strncmp(nd->path, p->rep->top_dir, n) != 0 || p->rep->top_dir[n] != '\0') {
         char first[BOX_NAME_MAX + 1];
         snprintf(first, sizeof(first), "%.*s", (int)n, nd->path);
-        return fail(err, "expected a single top-level bundle directory: unexpected entry %s", first);
+        return fail(err, "expected a single top-level bundle directory: unexpected entry %s",
+                    first);
     }
     if (!slash && nd->type != BOX_NODE_DIR)
         return fail(err, "expected a single top-level bundle directory: %s is not a directory",
@@ -113,8 +114,7 @@ static int compare(const struct box_node *want, const struct box_node *nd, bool 
 
 /* Checks against the manifest as soon as both are known, so that a bundle
  * whose manifest comes first fails before its bad payload is written. */
-static int early_check(struct pass *p, const struct box_node *nd, bool hashed,
-                       struct box_err *err)
+static int early_check(struct pass *p, const struct box_node *nd, bool hashed, struct box_err *err)
 {
     const char *rel = rel_path(p, nd->path);
     struct box_manifest *m = p->rep->manifest;
@@ -162,6 +162,10 @@ static int on_end(void *ud, const struct box_node *nd, const char *data, size_t 
         return r;
     if (p->inspect)
         return -ECANCELED; /* the manifest is all inspect needs */
+    /* The contract's order: required assets missing from the manifest are
+     * reported before unlisted payload. */
+    if (prof && (r = box_profile_check_listed(prof, p->rep->manifest, err)) < 0)
+        return r;
     /* Entries that came before the manifest. */
     for (size_t i = 0; i < p->tree.count; i++) {
         const struct box_node *seen = p->tree.nodes[i];
@@ -180,11 +184,10 @@ static int check_symlinks(struct pass *p, struct box_err *err)
         int r = box_tree_resolve_symlink(&p->tree, nd, 1);
         if (r < 0) {
             char e1[512], e2[512];
-            return box_err_set(err, BOX_EDATA, "%s: %s -> %s",
-                               r == -ELOOP ? "too many levels of symlinks"
-                                           : "symlink escapes the bundle",
-                               box_escape(nd->path, e1, sizeof(e1)),
-                               box_escape(nd->link, e2, sizeof(e2)));
+            return box_err_set(
+                err, BOX_EDATA, "%s: %s -> %s",
+                r == -ELOOP ? "too many levels of symlinks" : "symlink escapes the bundle",
+                box_escape(nd->path, e1, sizeof(e1)), box_escape(nd->link, e2, sizeof(e2)));
         }
     }
     return 0;
@@ -329,7 +332,7 @@ int box_bundle_inspect(const char *tarball, const struct box_bundle_opts *o,
 
 /* Verifies and extracts one tarball below dest_fd (a private directory). */
 static int stage_pass(const char *tarball, const char *arch, const struct box_bundle_opts *o,
-                          int dest_fd, struct box_bundle_report *rep, struct box_err *err)
+                      int dest_fd, struct box_bundle_report *rep, struct box_err *err)
 {
     struct pass p = {.o = o, .arch = arch, .rep = rep};
     memset(rep, 0, sizeof(*rep));
@@ -355,7 +358,7 @@ struct stage {
         char name[64]; /* private directory below dest */
         int fd;        /* its fd, flock()ed while it is ours */
         bool committed, had_old;
-    } *slots;
+    } * slots;
     size_t n;
 };
 
@@ -444,13 +447,12 @@ static int check_target(struct stage *s, const char *arch, struct box_err *err)
     if (fstatat(s->dfd, arch, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : box_err_sys(err, errno, "`%s/%s`", s->dest, arch);
     if (!S_ISDIR(st.st_mode))
-        return box_err_set(err, ENOTDIR, "refusing to replace `%s/%s`: not a directory",
-                           s->dest, arch);
+        return box_err_set(err, ENOTDIR, "refusing to replace `%s/%s`: not a directory", s->dest,
+                           arch);
     return 0;
 }
 
-static int make_slots(struct stage *s, struct box_bundle_item *items, size_t n,
-                      struct box_err *err)
+static int make_slots(struct stage *s, struct box_bundle_item *items, size_t n, struct box_err *err)
 {
     int r = lock(s->dfd, LOCK_EX, s->dest, err);
     if (r < 0)
@@ -582,8 +584,8 @@ int box_bundle_stage(const char *dest, struct box_bundle_item *items, size_t n,
     if (r >= 0)
         r = commit_all(&s, items, err);
     for (size_t i = 0; r >= 0 && i < n; i++)
-        snprintf(items[i].report.staged_path, sizeof(items[i].report.staged_path), "%s/%s/%s",
-                 dest, items[i].arch, items[i].report.top_dir);
+        snprintf(items[i].report.staged_path, sizeof(items[i].report.staged_path), "%s/%s/%s", dest,
+                 items[i].arch, items[i].report.top_dir);
     release(&s, items, r >= 0);
     return r;
 }

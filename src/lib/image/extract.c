@@ -161,9 +161,9 @@ static int check_path(struct ex *x, const char *raw, char *path, bool *is_root, 
     *is_root = false;
     if (!raw)
         return box_err_set(err, BOX_EDATA, "tar entry without a usable name");
-    enum box_path_verdict v = box_path_clean(
-        raw, BOX_PATH_STRIP_DOT_PREFIX | BOX_PATH_STRIP_TRAILING_SLASH, path, BOX_PATH_MAX + 1,
-        &slash);
+    enum box_path_verdict v =
+        box_path_clean(raw, BOX_PATH_STRIP_DOT_PREFIX | BOX_PATH_STRIP_TRAILING_SLASH, path,
+                       BOX_PATH_MAX + 1, &slash);
     char why[128];
     switch (v) {
     case BOX_PATH_OK:
@@ -217,8 +217,8 @@ static int check_entry(struct ex *x, struct archive_entry *ae, const char *path,
 }
 
 /* Records the entry in the tree: duplicates and type clashes are refused. */
-static int record(struct ex *x, const char *path, int type, const char *link,
-                  struct box_node **out, struct box_err *err)
+static int record(struct ex *x, const char *path, int type, const char *link, struct box_node **out,
+                  struct box_err *err)
 {
     int r = ensure_parents(x, path, err);
     if (r < 0)
@@ -469,7 +469,8 @@ int box_extract_apply_dir_modes(int dest_fd, const struct box_tree *tree, struct
 {
     for (size_t i = tree->count; i-- > 0;) {
         const struct box_node *nd = tree->nodes[i];
-        if (nd->type != BOX_NODE_DIR || nd->mode == 0755)
+        /* all of them: the umask may have narrowed the 0755 of mkdirat() */
+        if (nd->type != BOX_NODE_DIR)
             continue;
         _cleanup_close_ int fd = box_fsx_open_beneath(dest_fd, nd->path, O_RDONLY | O_DIRECTORY, 0);
         if (fd < 0)

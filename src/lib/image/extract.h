@@ -48,8 +48,8 @@ struct box_extract_ops {
 
 struct box_extract_opts {
     struct box_decomp *src;
-    int dest_fd;     /* -1: hash only */
-    size_t keep;     /* leading path components that links must stay below */
+    int dest_fd;      /* -1: hash only */
+    size_t keep;      /* leading path components that links must stay below */
     const char *noun; /* names the root in messages: "bundle", "layer" */
     unsigned flags;
     struct box_extract_limits limits;
@@ -70,7 +70,8 @@ int box_extract_tar(const struct box_extract_opts *o, struct box_tree *tree,
                     struct box_extract_stats *st, struct box_err *err);
 
 /* Applies the recorded permission bits of every directory in `tree` below
- * dest_fd (they are created 0755 so that extraction can write into them). */
+ * dest_fd (they are created 0755, less the umask, so that extraction can
+ * write into them). */
 int box_extract_apply_dir_modes(int dest_fd, const struct box_tree *tree, struct box_err *err);
 
 #endif

@@ -64,8 +64,7 @@ int box_fetch_name(const char *url, const char *arch, char *out, size_t out_size
     return 0;
 }
 
-int box_sha256_file(int fd, unsigned char out[BOX_SHA256_LEN], uint64_t *size,
-                    struct box_err *err)
+int box_sha256_file(int fd, unsigned char out[BOX_SHA256_LEN], uint64_t *size, struct box_err *err)
 {
     _cleanup_free_ unsigned char *buf = malloc(HASH_BUF);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -198,8 +197,9 @@ static int transfer(struct xfer *x, struct box_fetch_result *res, struct box_err
     res->restarted += x->restart;
     if (x->error)
         return box_err_sys(err, -x->error, "write download");
-    if (code == 416 && x->offset > 0) {
-        /* The range is past what the server has: the .part is stale. */
+    if ((code == 416 || rc == CURLE_RANGE_ERROR) && x->offset > 0) {
+        /* 416: the range is past what the server has, the .part is stale;
+         * CURLE_RANGE_ERROR: the server ignored the range. Start over. */
         if (ftruncate(x->fd, 0) < 0)
             return box_err_sys(err, errno, "truncate download");
         res->restarted++;
@@ -255,14 +255,38 @@ static int finish(const struct box_fetch_opts *o, int fd, const char *part,
         box_hex_encode(o->sha256, BOX_SHA256_LEN, want);
         box_hex_encode(res->sha256, BOX_SHA256_LEN, got);
         unlink(part); /* complete but wrong: resuming it can never help */
-        return box_err_set(err, BOX_EDATA, "sha256 mismatch for %s: expected %s, got %s",
-                           o->url, want, got);
+        return box_err_set(err, BOX_EDATA, "sha256 mismatch for %s: expected %s, got %s", o->url,
+                           want, got);
     }
     if (fdatasync(fd) < 0)
         return box_err_sys(err, errno, "sync `%s`", part);
     if (rename(part, res->path) < 0)
         return box_err_sys(err, errno, "rename `%s`", part);
     return 0;
+}
+
+/* Opens and locks `<file>.part`: one fetcher per cache file at a time. A
+ * fetcher that waited may find the path renamed away under it: it retries. */
+static int open_locked(const char *part, struct box_err *err)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return box_err_sys(err, errno, "open `%s`", part);
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno != EINTR) {
+                int e = errno;
+                close(fd);
+                return box_err_sys(err, e, "lock `%s`", part);
+            }
+        }
+        struct stat held, now;
+        if (fstat(fd, &held) == 0 && stat(part, &now) == 0 && held.st_ino == now.st_ino &&
+            held.st_dev == now.st_dev)
+            return fd;
+        close(fd);
+    }
+    return box_err_set(err, EAGAIN, "`%s` keeps changing under concurrent fetches", part);
 }
 
 int box_fetch(const struct box_fetch_opts *o, struct box_fetch_result *res, struct box_err *err)
@@ -278,13 +302,9 @@ int box_fetch(const struct box_fetch_opts *o, struct box_fetch_result *res, stru
     int r = box_mkdir_p(o->cache, 0755, err);
     if (r < 0)
         return r;
-    _cleanup_close_ int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    _cleanup_close_ int fd = open_locked(part, err);
     if (fd < 0)
-        return box_err_sys(err, errno, "open `%s`", part);
-    /* One fetcher per cache file at a time. */
-    while (flock(fd, LOCK_EX) < 0)
-        if (errno != EINTR)
-            return box_err_sys(err, errno, "lock `%s`", part);
+        return fd;
     r = try_cached(o, res, err);
     if (r != 0) {
         if (r > 0)

@@ -30,9 +30,9 @@ struct box_fetch_opts {
 struct box_fetch_result {
     char path[4096];
     uint64_t bytes;
-    bool cached;        /* an existing file matched the digest: no transfer */
-    int resumed;        /* transfers continued with a Range request */
-    int restarted;      /* transfers started again from zero */
+    bool cached;   /* an existing file matched the digest: no transfer */
+    int resumed;   /* transfers continued with a Range request */
+    int restarted; /* transfers started again from zero */
     unsigned char sha256[BOX_SHA256_LEN];
 };
 
@@ -45,7 +45,6 @@ int box_fetch_name(const char *url, const char *arch, char *out, size_t out_size
 int box_fetch(const struct box_fetch_opts *o, struct box_fetch_result *res, struct box_err *err);
 
 /* SHA-256 of a whole file. */
-int box_sha256_file(int fd, unsigned char out[BOX_SHA256_LEN], uint64_t *size,
-                    struct box_err *err);
+int box_sha256_file(int fd, unsigned char out[BOX_SHA256_LEN], uint64_t *size, struct box_err *err);
 
 #endif

@@ -95,4 +95,3 @@ int box_fsx_mkdtemp_at(int dirfd, const char *prefix, char *name_out, size_t nam
     }
     return -EEXIST;
 }
-

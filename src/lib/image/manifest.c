@@ -1,5 +1,6 @@
 #include "lib/image/manifest.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -9,7 +10,7 @@
 
 #include "lib/image/decomp.h"
 
-#define COMPONENTS_MAX    256u
+#define COMPONENTS_MAX 256u
 
 static void json_decref_p(json_t **j)
 {
@@ -173,9 +174,12 @@ static int entry_path(json_t *e, const char *idx, char *path, struct box_err *er
     if (!json_is_string(p) || box_is_blank(json_string_value(p)))
         return missing(err, field, NULL);
     const char *raw = json_string_value(p);
+    size_t n = strlen(raw);
     bool slash;
+    /* Canonical only: other tools would strip the spaces and name another path. */
     if (box_path_clean(raw, 0, path, BOX_PATH_MAX + 1, &slash) != BOX_PATH_OK ||
-        strcmp(path, raw) != 0 || strcmp(path, BOX_MANIFEST_NAME) == 0)
+        strcmp(path, raw) != 0 || strcmp(path, BOX_MANIFEST_NAME) == 0 ||
+        isspace((unsigned char)raw[0]) || isspace((unsigned char)raw[n - 1]))
         return box_err_set(err, BOX_EDATA, "invalid manifest-listed payload path: %s",
                            box_escape(raw, esc, sizeof(esc)));
     return 0;
@@ -218,8 +222,8 @@ static int parse_entry(json_t *e, size_t i, struct box_manifest *m, struct box_e
     return r;
 }
 
-static int parse_files(json_t *root, const struct box_manifest_rules *rules,
-                       struct box_manifest *m, struct box_err *err)
+static int parse_files(json_t *root, const struct box_manifest_rules *rules, struct box_manifest *m,
+                       struct box_err *err)
 {
     json_t *files = json_object_get(root, "files");
     if (!json_is_array(files))

@@ -34,7 +34,7 @@ struct box_manifest {
 };
 
 struct box_manifest_rules {
-    const char *arch; /* expected architecture, or NULL not to check */
+    const char *arch;        /* expected architecture, or NULL not to check */
     char *const *components; /* components that must be present */
     size_t ncomponents;
     size_t max_files;

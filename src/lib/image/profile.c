@@ -50,8 +50,8 @@ static bool is_glob_ok(const char *g)
     return box_path_clean(tmp, 0, out, sizeof(out), &slash) == BOX_PATH_OK && !strcmp(out, tmp);
 }
 
-static int parse_list(json_t *root, const char *key, bool paths, bool glob, char ***out,
-                      size_t *n, struct box_err *err)
+static int parse_list(json_t *root, const char *key, bool paths, bool glob, char ***out, size_t *n,
+                      struct box_err *err)
 {
     json_t *arr = json_object_get(root, key);
     *out = NULL;
@@ -75,7 +75,9 @@ static int parse_list(json_t *root, const char *key, bool paths, bool glob, char
                  !strcmp(canon, s);
         if (!ok)
             return box_err_set(err, EINVAL, "%s[%zu] must be a canonical relative %s", key, i,
-                               glob ? "glob" : paths ? "path" : "non-blank string");
+                               glob    ? "glob"
+                               : paths ? "path"
+                                       : "non-blank string");
         if (!((*out)[i] = strdup(s)))
             return box_err_set(err, ENOMEM, "profile");
         (*n)++;
@@ -112,8 +114,8 @@ int box_profile_parse(const char *buf, size_t len, const char *name, struct box_
     }
     int r = parse_list(root, "components", false, false, &p->components, &p->ncomponents, err);
     if (r >= 0)
-        r = parse_list(root, "manifest_paths", true, false, &p->manifest_paths,
-                       &p->nmanifest_paths, err);
+        r = parse_list(root, "manifest_paths", true, false, &p->manifest_paths, &p->nmanifest_paths,
+                       err);
     if (r >= 0)
         r = parse_list(root, "regular_files", true, false, &p->regular_files, &p->nregular_files,
                        err);
@@ -202,8 +204,7 @@ static int check_globs(const struct box_profile *p, const struct box_tree *t, co
         char glob[BOX_PATH_MAX + 64];
         const char *g = p->globs[i], *v = strstr(g, MULTIARCH_VAR);
         if (v && !multiarch)
-            return box_err_set(err, BOX_EDATA, "unsupported runtime bundle architecture: %s",
-                               arch);
+            return box_err_set(err, BOX_EDATA, "unsupported runtime bundle architecture: %s", arch);
         if (v)
             snprintf(glob, sizeof(glob), "%.*s%s%s", (int)(v - g), g, multiarch,
                      v + strlen(MULTIARCH_VAR));

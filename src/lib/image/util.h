@@ -15,12 +15,12 @@
 
 enum box_path_verdict {
     BOX_PATH_OK = 0,
-    BOX_PATH_EMPTY,     /* "" or only "./" */
-    BOX_PATH_ABSOLUTE,  /* starts with '/' */
-    BOX_PATH_DOTDOT,    /* a ".." component */
-    BOX_PATH_BAD,       /* empty or "." component, trailing slash where not allowed */
-    BOX_PATH_CONTROL,   /* a control character (newline, tab, DEL...) */
-    BOX_PATH_TOO_LONG,  /* past BOX_PATH_MAX or a component past BOX_NAME_MAX */
+    BOX_PATH_EMPTY,    /* "" or only "./" */
+    BOX_PATH_ABSOLUTE, /* starts with '/' */
+    BOX_PATH_DOTDOT,   /* a ".." component */
+    BOX_PATH_BAD,      /* empty or "." component, trailing slash where not allowed */
+    BOX_PATH_CONTROL,  /* a control character (newline, tab, DEL...) */
+    BOX_PATH_TOO_LONG, /* past BOX_PATH_MAX or a component past BOX_NAME_MAX */
 };
 
 /* Accept one leading "./" (tar writers emit it) and drop it. */

@@ -14,11 +14,20 @@
 #include "lib/image/fsx.h"
 #include "lib/image/util.h"
 
-#define RING_SIZE  (16u << 20)
-#define CHUNK_MAX  (1u << 20) /* file data is queued in records of at most this */
-#define REC_ALIGN  sizeof(struct rec) /* so that a gap always holds a header */
+#define RING_SIZE (16u << 20)
+#define CHUNK_MAX (1u << 20)         /* file data is queued in records of at most this */
+#define REC_ALIGN sizeof(struct rec) /* so that a gap always holds a header */
 
-enum op { OP_MKDIR = 1, OP_BEGIN, OP_DATA, OP_END, OP_SYMLINK, OP_LINK, OP_STOP, OP_WRAP };
+enum op {
+    OP_MKDIR = 1,
+    OP_BEGIN,
+    OP_DATA,
+    OP_END,
+    OP_SYMLINK,
+    OP_LINK,
+    OP_STOP,
+    OP_WRAP
+};
 
 struct rec {
     uint32_t op;
@@ -249,8 +258,8 @@ static int failed(struct box_writer *w, struct box_err *err)
 }
 
 /* Runs the operation now, or queues it. */
-static int submit(struct box_writer *w, struct rec *hdr, const void *a, size_t alen,
-                  const void *b, size_t blen, struct box_err *err)
+static int submit(struct box_writer *w, struct rec *hdr, const void *a, size_t alen, const void *b,
+                  size_t blen, struct box_err *err)
 {
     int r = failed(w, err);
     if (r < 0)
@@ -258,12 +267,15 @@ static int submit(struct box_writer *w, struct rec *hdr, const void *a, size_t a
     if (w->threaded)
         return put(w, hdr, a, alen, b, blen);
     unsigned char buf[2 * (BOX_PATH_MAX + 1)];
+    const void *payload = a;
     hdr->len = (uint32_t)(alen + blen);
-    if (hdr->op != OP_DATA) {
+    if (hdr->op != OP_DATA && blen) {
+        /* two strings: laid out as a queued record would hold them */
         memcpy(buf, a, alen);
         memcpy(buf + alen, b, blen);
+        payload = buf;
     }
-    if (run_op(w, hdr, hdr->op == OP_DATA ? a : buf) < 0) {
+    if (run_op(w, hdr, payload) < 0) {
         *err = w->err;
         return -err->code;
     }

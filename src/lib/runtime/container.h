@@ -23,7 +23,9 @@ struct box_create_opts {
 
 /* create: on success *pid is the container's init. */
 int box_container_create(const struct box_create_opts *o, pid_t *pid, struct box_err *err);
-int box_container_start(const char *root, const char *id, struct box_err *err);
+/* warn receives non-fatal problems (poststart hook failures). */
+int box_container_start(const char *root, const char *id, void (*warn)(const char *msg),
+                        struct box_err *err);
 /* Fills *state with the public state JSON. */
 int box_container_state(const char *root, const char *id, json_t **state, struct box_err *err);
 /* JSON array of public states. */

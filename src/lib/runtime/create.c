@@ -99,11 +99,13 @@ static int connect_console(const char *path, struct box_err *err)
     return fd;
 }
 
-/* exec.sock, bound through the directory fd so long roots and ids fit. */
+/* The start socket, bound through the directory fd so long roots and ids
+ * fit. It is made under a temporary name and renamed to exec.sock once the
+ * init is ready: its name is what tells `state` creating from created. */
 static int listen_exec_sock(int dirfd, struct box_err *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, BOX_EXEC_SOCK);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, BOX_EXEC_SOCK_NEW);
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return box_err_sys(err, errno, "exec socket");
@@ -261,7 +263,7 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
     struct box_init in = {
         .spec = s, .id = o->id, .bundle = c->pp.bundle, .rootfs = c->pp.rootfs, .cgroups = &c->cg,
         .sync_fd = c->sync[1], .listen_fd = c->listen_fd, .console_fd = c->console_fd,
-        .lock_fd = c->dir.fd, .preserve_fds = o->preserve_fds,
+        .preserve_fds = o->preserve_fds,
         .no_pivot = o->no_pivot,
         .wait_go_first = userns && !userns->path,
         .join_cgroup = !(userns && !userns->path),
@@ -370,6 +372,8 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
     box_sync_send(c->sync[0], BOX_SYNC_GO, &go);
     if (sync_loop(c, err) < 0)
         return -err->code;
+    if (renameat(c->dir.fd, BOX_EXEC_SOCK_NEW, c->dir.fd, BOX_EXEC_SOCK) < 0)
+        return box_err_sys(err, errno, "publish the start socket");
     if (o->pid_file && write_pid_file(o->pid_file, c->pid, err) < 0)
         return -err->code;
     return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,6 +64,28 @@ char *box_hook_state_json(const struct box_spec *spec, const char *id, const cha
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
+}
+
+/* Closes every fd from `first` up, except those in keep: the init must hold
+ * nothing of the runtime's (state root, lock, bundle) that a process could
+ * reach through /proc/self/fd (CVE-2024-21626). */
+static void close_fds_except(unsigned first, int *keep, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned lo = first;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0U, 0);
 }
 
 static void __attribute__((noreturn)) fail(const struct box_init *in, struct box_err *err)
@@ -129,21 +152,23 @@ static int apply_sysctl(const struct box_spec *s, struct box_err *err)
     return 0;
 }
 
-/* Allocates the pty inside the container and sends its master to the
- * console socket; the peer is opened with TIOCGPTPEER, never by a path the
- * image could redirect (CVE-2025-52565). */
-static int setup_console(const struct box_init *in, struct box_err *err)
+/* Allocates the pty inside the container's devpts, binds its peer on
+ * /dev/console, and sends the master to the console socket. Runs before
+ * pivot_root, with every path resolved inside the root; the peer is opened
+ * with TIOCGPTPEER, never by a path the image could redirect
+ * (CVE-2025-52565). Returns the peer. */
+static int console_prepare(const struct box_init *in, int rootfd, struct box_err *err)
 {
     const struct box_process *p = &in->spec->process;
-    _cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    _cleanup_close_ int master = box_root_open(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY, NULL);
     if (master < 0)
-        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        master = box_root_open(rootfd, "/dev/ptmx", O_RDWR | O_NOCTTY, err);
     if (master < 0)
-        return box_err_sys(err, errno, "process.terminal: open the pty master");
+        return box_err_prefix(err, "process.terminal: open the pty master");
     int unlock = 0;
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
         return box_err_sys(err, errno, "process.terminal: unlock the pty");
-    int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    _cleanup_close_ int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (peer < 0)
         return box_err_sys(err, errno, "process.terminal: open the pty peer");
     if (p->console_height || p->console_width) {
@@ -151,6 +176,12 @@ static int setup_console(const struct box_init *in, struct box_err *err)
                              .ws_col = (unsigned short)p->console_width};
         ioctl(peer, TIOCSWINSZ, &ws);
     }
+    _cleanup_close_ int console = box_root_mkfile(rootfd, "/dev/console", 0600, err);
+    if (console < 0)
+        return box_err_prefix(err, "process.terminal: /dev/console");
+    struct box_fdpath pp = box_fdpath(peer), cp = box_fdpath(console);
+    if (mount(pp.s, cp.s, NULL, MS_BIND, NULL) < 0)
+        return box_err_sys(err, errno, "process.terminal: bind the pty on /dev/console");
     char dummy = 'p';
     struct iovec iov = {&dummy, 1};
     union {
@@ -165,20 +196,20 @@ static int setup_console(const struct box_init *in, struct box_err *err)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (sendmsg(in->console_fd, &msg, MSG_NOSIGNAL) < 0) {
-        close(peer);
+    if (sendmsg(in->console_fd, &msg, MSG_NOSIGNAL) < 0)
         return box_err_sys(err, errno, "--console-socket: send the pty master");
-    }
     close(in->console_fd);
-    if (setsid() < 0 || ioctl(peer, TIOCSCTTY, 0) < 0) {
-        close(peer);
+    return box_steal_fd(&peer);
+}
+
+/* Makes the pty the session's controlling terminal and the program's stdio. */
+static int console_attach(int peer, struct box_err *err)
+{
+    if (setsid() < 0 || ioctl(peer, TIOCSCTTY, 0) < 0)
         return box_err_sys(err, errno, "process.terminal: make the pty the controlling terminal");
-    }
     for (int fd = 0; fd < 3; fd++)
-        if (dup2(peer, fd) < 0) {
-            close(peer);
+        if (dup2(peer, fd) < 0)
             return box_err_sys(err, errno, "process.terminal: attach stdio");
-        }
     close(peer);
     return 0;
 }
@@ -217,13 +248,21 @@ static int prepare_fds(const struct box_init *in, struct box_err *err)
     return 0;
 }
 
-static void setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
+/* Everything up to pivot_root. Returns the pty peer when a terminal was
+ * asked for, else -1. */
+static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
 {
     const struct box_spec *s = in->spec;
     if (in->join_cgroup && box_cgroup_join_self(in->cgroups, in->cloned_into_v2, err) < 0)
         fail(in, err);
-    if (in->wait_go_first && wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
-        fail(in, err);
+    if (in->wait_go_first) {
+        if (wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
+            fail(in, err);
+        /* The maps are written: take the ids they give root, so that what
+         * we create belongs to a mapped owner. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+            fail(in, (box_err_sys(err, errno, "become root in the user namespace"), err));
+    }
     if (join_namespaces(s, err) < 0)
         fail(in, err);
     if (in->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
@@ -265,10 +304,14 @@ static void setup(const struct box_init *in, pid_t *host_pid, struct box_err *er
         if (box_hooks_run(s, BOX_HOOK_CREATE_CONTAINER, st, in->bundle, err) < 0)
             fail(in, err);
     }
+    int peer = -1;
+    if (s->process.terminal && (peer = console_prepare(in, r.rootfd, err)) < 0)
+        fail(in, err);
     if (box_rootfs_finalize(&r, in->no_pivot, err) < 0)
         fail(in, err);
     close(r.rootfd);
     close(r.devnullfd);
+    return peer;
 }
 
 void box_init_main(const struct box_init *in)
@@ -281,13 +324,14 @@ void box_init_main(const struct box_init *in)
      * joins the container may ptrace or open this process's memory or exe. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
-    close(in->lock_fd);
+    int keep[] = {in->sync_fd, in->listen_fd, in->console_fd};
+    close_fds_except(3 + in->preserve_fds, keep, BOX_ARRAY_SIZE(keep));
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
-    setup(in, &host_pid, &err);
-    if (p->terminal && setup_console(in, &err) < 0)
+    int peer = setup(in, &host_pid, &err);
+    if (peer >= 0 && console_attach(peer, &err) < 0)
         fail(in, &err);
     if (box_process_rlimits(p, &err) < 0)
         fail(in, &err);
@@ -297,6 +341,13 @@ void box_init_main(const struct box_init *in)
         fail(in, &err);
     if (chdir(p->cwd) < 0)
         fail(in, (box_err_sys(&err, errno, "process.cwd `%s`", p->cwd), &err));
+    /* A cwd that resolved outside the root (through a leaked fd, say) has
+     * no name from here: refuse it rather than start the program there. */
+    char here[PATH_MAX];
+    if (!getcwd(here, sizeof(here)) || here[0] != '/')
+        fail(in, (box_err_set(&err, EACCES, "process.cwd `%s` is outside the container root",
+                              p->cwd),
+                  &err));
     char prog[PATH_MAX];
     if (box_process_find_program(p, prog, sizeof(prog), &err) < 0)
         fail(in, &err);
@@ -304,32 +355,36 @@ void box_init_main(const struct box_init *in)
     int tramp = trampoline_fd(&err);
     if (tramp < 0 || prepare_fds(in, &err) < 0)
         fail(in, &err);
+    if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(in, (box_err_sys(&err, errno, "process.noNewPrivileges"), &err));
     prctl(PR_SET_PDEATHSIG, 0);
+    bool hooks = s->n_hooks[BOX_HOOK_START_CONTAINER] > 0;
+    /* Without startContainer hooks the created container waits for `box
+     * start` inside the sealed trampoline, so no process of the container
+     * ever runs the on-disk runtime binary; the hooks need the runtime, so
+     * with them the wait happens here. */
+    int fd = hooks ? -1 : in->listen_fd;
+    if (!hooks)
+        fcntl(fd, F_SETFD, 0);
     if (box_sync_send(in->sync_fd, BOX_SYNC_READY, NULL) < 0)
         _exit(1);
-    /* created: wait for `box start` */
-    int conn;
-    do {
-        conn = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    } while (conn < 0 && errno == EINTR);
-    if (conn < 0)
-        _exit(1);
-    close(in->listen_fd);
     close(in->sync_fd);
-    if (s->n_hooks[BOX_HOOK_START_CONTAINER]) {
+    if (hooks) {
+        do {
+            fd = accept4(in->listen_fd, NULL, NULL, 0);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0)
+            _exit(1);
+        close(in->listen_fd);
         _cleanup_free_ char *st =
             box_hook_state_json(s, in->id, "created", host_pid, in->bundle, in->rootfs);
         if (box_hooks_run(s, BOX_HOOK_START_CONTAINER, st, "/", &err) < 0) {
-            dprintf(conn, "M%s", err.msg);
+            dprintf(fd, "M%s", err.msg);
             _exit(1);
         }
     }
-    if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        dprintf(conn, "Mprocess.noNewPrivileges: %s", strerror(errno));
-        _exit(1);
-    }
     char fdstr[16];
-    snprintf(fdstr, sizeof(fdstr), "%d", conn);
+    snprintf(fdstr, sizeof(fdstr), hooks ? "%d" : "L%d", fd);
     char **argv = calloc(p->n_args + 3, sizeof(char *));
     if (!argv)
         _exit(1);
@@ -338,8 +393,13 @@ void box_init_main(const struct box_init *in)
     for (size_t i = 0; i < p->n_args; i++)
         argv[i + 2] = p->args[i];
     char *empty[] = {NULL};
-    fcntl(conn, F_SETFD, 0);
     syscall(SYS_execveat, tramp, "", argv, p->env ? p->env : empty, AT_EMPTY_PATH);
-    dprintf(conn, "Mexec the trampoline: %s", strerror(errno));
+    int e = errno;
+    if (!hooks) {
+        do {
+            fd = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        } while (fd < 0 && errno == EINTR);
+    }
+    dprintf(fd, "Mexec the trampoline: %s", strerror(e));
     _exit(127);
 }

@@ -14,7 +14,7 @@ struct box_init {
     const struct box_spec *spec;
     const char *id, *bundle, *rootfs;
     const struct box_cgroups *cgroups;
-    int sync_fd, listen_fd, console_fd, lock_fd;
+    int sync_fd, listen_fd, console_fd;
     unsigned preserve_fds;
     bool no_pivot;
     bool wait_go_first;    /* a new user namespace: wait for the id maps before setup */

@@ -72,7 +72,8 @@ static void load_cgroups(const struct opened *o, struct box_cgroups *cg)
     cg->path = strdup(o->st.cgroup);
 }
 
-int box_container_start(const char *root, const char *id, struct box_err *err)
+int box_container_start(const char *root, const char *id, void (*warn)(const char *msg),
+                        struct box_err *err)
 {
     struct opened o;
     int r = open_container(root, id, &o, err);
@@ -111,16 +112,17 @@ int box_container_start(const char *root, const char *id, struct box_err *err)
             r = box_err_set(err, ECANCELED, "%s", reply[0] == 'M' ? reply + 1 : reply);
         goto out;
     }
-    if (o.spec.n_hooks[BOX_HOOK_POSTSTART]) {
-        char *st = box_hook_state_json(&o.spec, id, "running", o.st.pid, o.st.bundle, o.st.rootfs);
-        r = box_hooks_run(&o.spec, BOX_HOOK_POSTSTART, st, o.st.bundle, err);
-        free(st);
-        if (r < 0) {
-            /* runtime-spec: a failing poststart hook fails start; the
-             * container keeps running for the caller to delete. */
-            goto out;
-        }
+    char *st = box_hook_state_json(&o.spec, id, "running", o.st.pid, o.st.bundle, o.st.rootfs);
+    for (size_t i = 0; i < o.spec.n_hooks[BOX_HOOK_POSTSTART]; i++) {
+        /* runtime-spec: a failing poststart hook is a warning; the other
+         * hooks and the lifecycle go on. */
+        struct box_err herr = {0};
+        if (box_hook_run(&o.spec.hooks[BOX_HOOK_POSTSTART][i], "poststart", i, st, o.st.bundle,
+                         &herr) < 0 &&
+            warn)
+            warn(herr.msg);
     }
+    free(st);
     r = 0;
 out:
     opened_free(&o);
@@ -253,10 +255,14 @@ int box_container_delete(const char *root, const char *id, bool force,
         goto out;
     if (o.spec.n_hooks[BOX_HOOK_POSTSTOP]) {
         char *st = box_hook_state_json(&o.spec, id, "stopped", o.st.pid, o.st.bundle, o.st.rootfs);
-        struct box_err herr = {0};
-        /* runtime-spec: a failing poststop hook only warns. */
-        if (box_hooks_run(&o.spec, BOX_HOOK_POSTSTOP, st, o.st.bundle, &herr) < 0 && warn)
-            warn(herr.msg);
+        /* runtime-spec: a failing poststop hook only warns; the rest run. */
+        for (size_t i = 0; i < o.spec.n_hooks[BOX_HOOK_POSTSTOP]; i++) {
+            struct box_err herr = {0};
+            if (box_hook_run(&o.spec.hooks[BOX_HOOK_POSTSTOP][i], "poststop", i, st, o.st.bundle,
+                             &herr) < 0 &&
+                warn)
+                warn(herr.msg);
+        }
         free(st);
     }
     r = box_container_dir_remove(&o.dir, err);
@@ -308,7 +314,7 @@ int box_container_run(const struct box_create_opts *o, bool detach, int *exit_co
     int r = box_container_create(&co, &pid, err);
     if (r < 0)
         goto out;
-    r = box_container_start(o->root, o->id, err);
+    r = box_container_start(o->root, o->id, warn, err);
     if (r < 0) {
         struct box_err derr = {0};
         box_container_delete(o->root, o->id, true, warn, &derr);

@@ -296,6 +296,9 @@ enum box_status box_state_status(int rootfd, const struct box_state *st)
     snprintf(path, sizeof(path), "%s/%s", st->id, BOX_EXEC_SOCK);
     if (faccessat(rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         return BOX_STATUS_CREATED;
+    snprintf(path, sizeof(path), "%s/%s", st->id, BOX_EXEC_SOCK_NEW);
+    if (faccessat(rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return BOX_STATUS_CREATING;
     return BOX_STATUS_RUNNING;
 }
 
@@ -308,7 +311,6 @@ json_t *box_state_to_public_json(int rootfd, const struct box_state *st)
         json_object_set_new(o, "pid", json_integer(s == BOX_STATUS_CREATING ? 0 : st->pid));
     char owner[32];
     snprintf(owner, sizeof(owner), "%u", (unsigned)st->owner);
-    struct passwd;
     json_object_set_new(o, "owner", json_string(st->owner == 0 ? "root" : owner));
     return o;
 }

@@ -68,6 +68,7 @@ int box_pidfd_checked(pid_t pid, uint64_t start_time);
 
 /* Names of files in a container directory. */
 #define BOX_STATE_FILE "state.json"
-#define BOX_EXEC_SOCK  "exec.sock"
+#define BOX_EXEC_SOCK     "exec.sock"
+#define BOX_EXEC_SOCK_NEW "exec.sock.new"
 
 #endif

@@ -40,13 +40,16 @@ static inline int box_sync_send(int fd, int type, const struct box_err *err)
     return n == (ssize_t)sizeof(m) ? 0 : -EPIPE;
 }
 
-/* 0 on a message, -EPIPE when the peer is gone. */
+/* 0 on a message, -EPIPE when the peer is gone. A peer that exits with our
+ * message unread in its queue leaves ECONNRESET pending on this socket,
+ * reported before the message it sent last: read past it once. */
 static inline int box_sync_recv(int fd, struct box_sync_msg *m)
 {
     ssize_t n;
+    int resets = 0;
     do {
         n = recv(fd, m, sizeof(*m), 0);
-    } while (n < 0 && errno == EINTR);
+    } while (n < 0 && (errno == EINTR || (errno == ECONNRESET && resets++ == 0)));
     if (n != (ssize_t)sizeof(*m))
         return -EPIPE;
     m->msg[sizeof(m->msg) - 1] = '\0';
