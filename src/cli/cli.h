@@ -19,7 +19,8 @@ struct box_cli {
 /* Reports an error on stderr and, with --log, in the log file (JSON lines
  * with level, msg and time under --log-format json: containerd reads the
  * last one). Returns the exit code 1. */
-int box_cli_fail(const struct box_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int box_cli_fail(const struct box_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 int box_cli_fail_err(const struct box_cli *cli, const struct box_err *err);
 void box_cli_warn(const char *msg);
 void box_cli_set_log(const struct box_cli *cli);

@@ -27,11 +27,16 @@ int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **
                          struct box_create_opts *o, bool *detach)
 {
     static const struct option opts[] = {
-        {"bundle", required_argument, 0, 'b'},     {"pid-file", required_argument, 0, 'p'},
-        {"console-socket", required_argument, 0, 'c'}, {"no-pivot", no_argument, 0, 'n'},
-        {"preserve-fds", required_argument, 0, 'P'}, {"detach", no_argument, 0, 'd'},
-        {"no-new-keyring", no_argument, 0, 'k'},   {"keep", no_argument, 0, 'K'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+        {"bundle", required_argument, 0, 'b'},
+        {"pid-file", required_argument, 0, 'p'},
+        {"console-socket", required_argument, 0, 'c'},
+        {"no-pivot", no_argument, 0, 'n'},
+        {"preserve-fds", required_argument, 0, 'P'},
+        {"detach", no_argument, 0, 'd'},
+        {"no-new-keyring", no_argument, 0, 'k'},
+        {"keep", no_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     bool is_run = strcmp(cmd, "run") == 0;
     int c;
@@ -56,8 +61,8 @@ int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **
         case 'P': {
             uint64_t n;
             if (box_parse_u64(optarg, 65536, &n) < 0)
-                return -box_cli_usage(cli, cmd, "--preserve-fds: `%s` is not a number in [0, 65536]",
-                                      optarg);
+                return -box_cli_usage(cli, cmd,
+                                      "--preserve-fds: `%s` is not a number in [0, 65536]", optarg);
             o->preserve_fds = (unsigned)n;
             break;
         }

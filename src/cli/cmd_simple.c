@@ -11,8 +11,8 @@
 #include "lib/runtime/container.h"
 
 /* Parses only --help and the flags in `extra`; leaves the id at argv[optind]. */
-static int parse_id(struct box_cli *cli, const char *cmd, int argc, char **argv,
-                    const char *usage, int min_args, int max_args)
+static int parse_id(struct box_cli *cli, const char *cmd, int argc, char **argv, const char *usage,
+                    int min_args, int max_args)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -26,8 +26,9 @@ static int parse_id(struct box_cli *cli, const char *cmd, int argc, char **argv,
     }
     int n = argc - optind;
     if (n < min_args || n > max_args)
-        return -box_cli_usage(cli, cmd, "expects %s", min_args == max_args ? "exactly one container id"
-                                                                           : "an id and a signal");
+        return -box_cli_usage(cli, cmd, "expects %s",
+                              min_args == max_args ? "exactly one container id"
+                                                   : "an id and a signal");
     return 0;
 }
 

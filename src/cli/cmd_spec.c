@@ -62,12 +62,12 @@ static void make_rootless(json_t *doc)
     const char *types[] = {"pid", "ipc", "uts", "mount", "user", "cgroup"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         json_array_append_new(ns, json_pack("{s:s}", "type", types[i]));
-    json_object_set_new(lx, "uidMappings",
-                        json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", (int)getuid(),
-                                  "size", 1));
-    json_object_set_new(lx, "gidMappings",
-                        json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", (int)getgid(),
-                                  "size", 1));
+    json_object_set_new(
+        lx, "uidMappings",
+        json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", (int)getuid(), "size", 1));
+    json_object_set_new(
+        lx, "gidMappings",
+        json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", (int)getgid(), "size", 1));
     json_t *mounts = json_object_get(doc, "mounts");
     size_t i;
     json_t *m;
@@ -154,10 +154,9 @@ int box_cmd_features(struct box_cli *cli, int argc, char **argv)
         json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]",
                   "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "lazytime",
                   "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime",
-                  "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
-                  "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable",
-                  "rw", "shared", "silent", "slave", "strictatime", "suid", "sync",
-                  "unbindable"));
+                  "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime",
+                  "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
+                  "silent", "slave", "strictatime", "suid", "sync", "unbindable"));
     json_t *lx = json_object();
     json_object_set_new(lx, "namespaces",
                         json_pack("[s,s,s,s,s,s,s,s]", "cgroup", "ipc", "mount", "network", "pid",
@@ -166,8 +165,9 @@ int box_cmd_features(struct box_cli *cli, int argc, char **argv)
     for (int c = 0; c <= BOX_CAP_LAST; c++)
         json_array_append_new(caps, json_string(box_cap_name(c)));
     json_object_set_new(lx, "capabilities", caps);
-    json_object_set_new(lx, "cgroup", json_pack("{s:b,s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1,
-                                                "systemd", 0, "systemdUser", 0, "rdma", 0));
+    json_object_set_new(lx, "cgroup",
+                        json_pack("{s:b,s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0,
+                                  "systemdUser", 0, "rdma", 0));
     json_object_set_new(lx, "seccomp", json_pack("{s:b}", "enabled", 0));
     json_object_set_new(lx, "apparmor", json_pack("{s:b}", "enabled", 0));
     json_object_set_new(lx, "selinux", json_pack("{s:b}", "enabled", 0));

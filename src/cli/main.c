@@ -40,9 +40,9 @@ static const struct {
     const char *name;
     int (*fn)(struct box_cli *, int, char **);
 } commands[] = {
-    {"create", box_cmd_create}, {"start", box_cmd_start},   {"state", box_cmd_state},
-    {"kill", box_cmd_kill},     {"delete", box_cmd_delete}, {"run", box_cmd_run},
-    {"list", box_cmd_list},     {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},
+    {"create", box_cmd_create},     {"start", box_cmd_start},   {"state", box_cmd_state},
+    {"kill", box_cmd_kill},         {"delete", box_cmd_delete}, {"run", box_cmd_run},
+    {"list", box_cmd_list},         {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},
     {"features", box_cmd_features},
 };
 
@@ -70,19 +70,24 @@ static int hand_over(const char *verb, int argc, char **argv)
 static void print_version(void)
 {
     const struct scmp_version *v = seccomp_version();
-    printf("box version %s\nspec: 1.2.0\nlibseccomp: %u.%u.%u\n", BOX_VERSION, v->major,
-           v->minor, v->micro);
+    printf("box version %s\nspec: 1.2.0\nlibseccomp: %u.%u.%u\n", BOX_VERSION, v->major, v->minor,
+           v->micro);
 }
 
 int main(int argc, char **argv)
 {
     struct box_cli cli = {.root = "/run/box", .argv0 = argv[0]};
     static const struct option opts[] = {
-        {"root", required_argument, 0, 'r'},       {"log", required_argument, 0, 'l'},
-        {"log-format", required_argument, 0, 'f'}, {"debug", no_argument, 0, 'd'},
-        {"systemd-cgroup", no_argument, 0, 's'},   {"rootless", required_argument, 0, 'R'},
-        {"criu", required_argument, 0, 'C'},       {"version", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+        {"root", required_argument, 0, 'r'},
+        {"log", required_argument, 0, 'l'},
+        {"log-format", required_argument, 0, 'f'},
+        {"debug", no_argument, 0, 'd'},
+        {"systemd-cgroup", no_argument, 0, 's'},
+        {"rootless", required_argument, 0, 'R'},
+        {"criu", required_argument, 0, 'C'},
+        {"version", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c;
     opterr = 0;

@@ -24,7 +24,10 @@
 static long sys3(long n, long a, long b, long c)
 {
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
     return ret;
 }
 static long sys_accept4(long fd, long flags)
@@ -67,10 +70,10 @@ static long sys_accept4(long fd, long flags)
 #error "box-trampoline: unsupported architecture"
 #endif
 
-#define F_SETFD       2
-#define FD_CLOEXEC    1
-#define SOCK_CLOEXEC  02000000
-#define EINTR         4
+#define F_SETFD      2
+#define FD_CLOEXEC   1
+#define SOCK_CLOEXEC 02000000
+#define EINTR        4
 
 static long parse_fd(const char *s)
 {
@@ -89,7 +92,7 @@ static void report(long fd, long err)
 {
     char buf[16];
     int n = 0;
-    char digits[12];
+    char digits[12] = {0};
     int d = 0;
     buf[n++] = 'E';
     if (err <= 0)

@@ -421,7 +421,7 @@ static int lock(int fd, int how, const char *what, struct box_err *err)
 /* Private directories left by a stager that died (their lock is free). */
 static void clean_stale(struct stage *s)
 {
-    int fd = dup(s->dfd);
+    int fd = fcntl(s->dfd, F_DUPFD_CLOEXEC, 3);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)

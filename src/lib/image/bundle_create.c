@@ -52,7 +52,7 @@ static int add_entry(struct cr *c, int dfd, const char *name, const char *rel, s
 
 static int walk_dir(struct cr *c, int dfd, const char *rel, size_t depth, struct box_err *err)
 {
-    int fd = dup(dfd);
+    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)

@@ -66,7 +66,8 @@ static char *self_cgroup(const char *cgroup_file, const char *controllers, bool 
             continue;
         *c2 = '\0';
         const char *ctl = c1 + 1;
-        if ((v2 && strcmp(line, "0") == 0 && *ctl == '\0') || (!v2 && strcmp(ctl, controllers) == 0))
+        if ((v2 && strcmp(line, "0") == 0 && *ctl == '\0') ||
+            (!v2 && strcmp(ctl, controllers) == 0))
             return strdup(c2 + 1);
     }
     return strdup("/");
@@ -238,9 +239,9 @@ static bool file_exists(const char *dir, const char *file)
  * "Default Devices"), plus mknod of anything (the node is useless without an
  * allow rule for its use). */
 static const struct box_dev_rule default_dev_rules[] = {
-    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},  {true, 'c', 1, 3, "rwm"},
-    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},  {true, 'c', 1, 8, "rwm"},
-    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},  {true, 'c', 5, 1, "rwm"},
+    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},    {true, 'c', 1, 3, "rwm"},
+    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},    {true, 'c', 1, 8, "rwm"},
+    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},    {true, 'c', 5, 1, "rwm"},
     {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"},
 };
 
@@ -254,8 +255,7 @@ static int v1_devices(const char *dir, const struct box_spec *spec, struct box_e
     for (size_t i = 0; i < r->n_dev_rules; i++) {
         if (box_cgroup_dev_rule_string(&r->dev_rules[i], rule, sizeof(rule)) < 0)
             continue;
-        if (write_at(dir, r->dev_rules[i].allow ? "devices.allow" : "devices.deny", rule, err) <
-            0)
+        if (write_at(dir, r->dev_rules[i].allow ? "devices.allow" : "devices.deny", rule, err) < 0)
             return box_err_prefix(err, "linux.resources.devices[%zu]", i);
     }
     for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++) {

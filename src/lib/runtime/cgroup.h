@@ -11,7 +11,11 @@
 
 #define BOX_CGROUP_MAX_HIER 16
 
-enum box_cgroup_layout { BOX_CGROUP_V1, BOX_CGROUP_HYBRID, BOX_CGROUP_V2 };
+enum box_cgroup_layout {
+    BOX_CGROUP_V1,
+    BOX_CGROUP_HYBRID,
+    BOX_CGROUP_V2
+};
 
 struct box_cgroup_hier {
     char *mount;       /* mount point, e.g. /sys/fs/cgroup/memory */

@@ -11,7 +11,7 @@
 #include "lib/base/err.h"
 
 struct box_create_opts {
-    const char *root;   /* state root */
+    const char *root; /* state root */
     const char *id;
     const char *bundle; /* default "." */
     const char *pid_file;

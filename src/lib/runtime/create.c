@@ -224,8 +224,8 @@ static void creating_free(struct creating *c)
 
 static uint64_t clone_flags(const struct box_spec *s)
 {
-    static const int cloned[] = {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-                                 CLONE_NEWPID, CLONE_NEWUSER};
+    static const int cloned[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
+                                 CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER};
     uint64_t f = 0;
     for (size_t i = 0; i < BOX_ARRAY_SIZE(cloned); i++) {
         const struct box_namespace *ns = box_spec_namespace(s, cloned[i]);
@@ -261,13 +261,20 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
     const struct box_namespace *userns = box_spec_namespace(s, CLONE_NEWUSER);
     const struct box_namespace *timens = box_spec_namespace(s, CLONE_NEWTIME);
     struct box_init in = {
-        .spec = s, .id = o->id, .bundle = c->pp.bundle, .rootfs = c->pp.rootfs, .cgroups = &c->cg,
-        .sync_fd = c->sync[1], .listen_fd = c->listen_fd, .console_fd = c->console_fd,
+        .spec = s,
+        .id = o->id,
+        .bundle = c->pp.bundle,
+        .rootfs = c->pp.rootfs,
+        .cgroups = &c->cg,
+        .sync_fd = c->sync[1],
+        .listen_fd = c->listen_fd,
+        .console_fd = c->console_fd,
         .preserve_fds = o->preserve_fds,
         .no_pivot = o->no_pivot,
         .wait_go_first = userns && !userns->path,
         .join_cgroup = !(userns && !userns->path),
-        .new_cgroupns = cgns && !cgns->path, .new_timens = timens && !timens->path,
+        .new_cgroupns = cgns && !cgns->path,
+        .new_timens = timens && !timens->path,
         .parent_hooks = s->n_hooks[BOX_HOOK_PRESTART] || s->n_hooks[BOX_HOOK_CREATE_RUNTIME],
     };
     int saved_pidns;
@@ -313,8 +320,8 @@ static int sync_loop(struct creating *c, struct box_err *err)
         if (m.type == BOX_SYNC_ERROR)
             return box_err_set(err, m.code, "%s", m.msg);
         if (m.type == BOX_SYNC_HOOKS) {
-            _cleanup_free_ char *st = box_hook_state_json(s, c->st.id, "creating", c->pid,
-                                                          c->pp.bundle, c->pp.rootfs);
+            _cleanup_free_ char *st =
+                box_hook_state_json(s, c->st.id, "creating", c->pid, c->pp.bundle, c->pp.rootfs);
             if (box_hooks_run(s, BOX_HOOK_PRESTART, st, c->pp.bundle, err) < 0 ||
                 box_hooks_run(s, BOX_HOOK_CREATE_RUNTIME, st, c->pp.bundle, err) < 0)
                 return -err->code;
@@ -341,9 +348,14 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
     char created[64];
     box_rfc3339_now(created, sizeof(created));
     c->st = (struct box_state){
-        .id = strdup(o->id), .bundle = strdup(c->pp.bundle), .rootfs = strdup(c->pp.rootfs),
-        .created = strdup(created), .owner = geteuid(), .cgroup = strdup(c->cg.path),
-        .annotations = json_object_get(s->json, "annotations"), .config = s->json,
+        .id = strdup(o->id),
+        .bundle = strdup(c->pp.bundle),
+        .rootfs = strdup(c->pp.rootfs),
+        .created = strdup(created),
+        .owner = geteuid(),
+        .cgroup = strdup(c->cg.path),
+        .annotations = json_object_get(s->json, "annotations"),
+        .config = s->json,
     };
     /* Recorded before the cgroup exists, so that `delete --force` after a
      * crash from here on finds everything to remove. */

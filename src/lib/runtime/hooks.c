@@ -14,7 +14,7 @@
 
 #include "lib/base/fs.h"
 
-#define HOOK_OUTPUT_KEPT 2048
+#define HOOK_OUTPUT_KEPT        2048
 #define HOOK_DEFAULT_TIMEOUT_MS (120 * 1000)
 
 static long long now_ms(void)

@@ -17,9 +17,9 @@ struct box_init {
     int sync_fd, listen_fd, console_fd;
     unsigned preserve_fds;
     bool no_pivot;
-    bool wait_go_first;    /* a new user namespace: wait for the id maps before setup */
-    bool join_cgroup;      /* join the cgroup ourselves (else the parent placed us) */
-    bool cloned_into_v2;   /* CLONE_INTO_CGROUP placed us in the cgroup2 hierarchy */
+    bool wait_go_first;  /* a new user namespace: wait for the id maps before setup */
+    bool join_cgroup;    /* join the cgroup ourselves (else the parent placed us) */
+    bool cloned_into_v2; /* CLONE_INTO_CGROUP placed us in the cgroup2 hierarchy */
     bool new_cgroupns, new_timens;
     bool parent_hooks; /* prestart or createRuntime hooks exist */
 };

@@ -299,8 +299,8 @@ static int wait_foreground(pid_t pid, const sigset_t *set, int *exit_code)
 int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
                       void (*warn)(const char *msg), struct box_err *err)
 {
-    static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
-                                    SIGCONT};
+    static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
+                                    SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);

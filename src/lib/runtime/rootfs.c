@@ -22,8 +22,8 @@
 #endif
 
 const struct box_default_device box_default_devices[6] = {
-    {"/dev/null", 1, 3},    {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
-    {"/dev/random", 1, 8},  {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
 /* MS_* flags a bind remount must keep when the kernel locked them. */
@@ -189,8 +189,8 @@ static int mount_cgroup(struct box_rootfs *r, const struct box_mount *m, int tfd
 {
     const struct box_cgroups *cg = r->cgroups;
     struct box_fdpath tp = box_fdpath(tfd);
-    unsigned long fl = (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV |
-                       MS_NOEXEC;
+    unsigned long fl =
+        (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (!cg || cg->layout == BOX_CGROUP_V2) {
         if (mount("cgroup2", tp.s, "cgroup2", fl, NULL) < 0)
             return box_err_sys(err, errno, "mount cgroup2 on `%s`", m->destination);
@@ -255,9 +255,8 @@ static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box
 /* Creates a device node inside the root, replacing whatever the image put
  * at that path (a planted symlink is removed, never followed). Where mknod
  * is not allowed (user namespaces) the host's node is bind-mounted. */
-static int make_device(struct box_rootfs *r, int devfd, const char *path, char type,
-                       unsigned major, unsigned minor, mode_t mode, uid_t uid, gid_t gid,
-                       struct box_err *err)
+static int make_device(struct box_rootfs *r, int devfd, const char *path, char type, unsigned major,
+                       unsigned minor, mode_t mode, uid_t uid, gid_t gid, struct box_err *err)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
@@ -352,8 +351,7 @@ static int setup_dev_links(struct box_rootfs *r, struct box_err *err)
     for (size_t i = 0; i < BOX_ARRAY_SIZE(links); i++)
         if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
             return box_err_sys(err, errno, "symlink /dev/%s", links[i].name);
-    if (has_mount(r->spec, "/proc") &&
-        symlinkat("/proc/kcore", dev, "core") < 0 && errno != EEXIST)
+    if (has_mount(r->spec, "/proc") && symlinkat("/proc/kcore", dev, "core") < 0 && errno != EEXIST)
         return box_err_sys(err, errno, "symlink /dev/core");
     if (has_mount(r->spec, "/dev/pts")) {
         struct stat st;

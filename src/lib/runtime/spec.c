@@ -41,9 +41,9 @@ static const struct {
     const char *name;
     int flag;
 } ns_names[] = {
-    {"pid", CLONE_NEWPID},         {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-    {"ipc", CLONE_NEWIPC},         {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
-    {"cgroup", CLONE_NEWCGROUP},   {"time", CLONE_NEWTIME},
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
 const char *box_ns_name(int flag)
@@ -71,16 +71,46 @@ const struct box_namespace *box_spec_namespace(const struct box_spec *spec, int 
 }
 
 static const char *const cap_names[BOX_CAP_LAST + 1] = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH",  "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",         "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",       "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",         "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",   "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",           "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",          "CAP_BPF",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 };
 
@@ -101,14 +131,14 @@ static const struct {
     const char *name;
     int res;
 } rlimit_names[] = {
-    {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"RLIMIT_DATA", RLIMIT_DATA},     {"RLIMIT_STACK", RLIMIT_STACK},
-    {"RLIMIT_CORE", RLIMIT_CORE},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
-    {"RLIMIT_LOCKS", RLIMIT_LOCKS},   {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
     {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
 /* ---- mount options --------------------------------------------------------------------------- */
@@ -118,19 +148,32 @@ static const struct {
     bool clear;
     unsigned long flag;
 } mount_flags[] = {
-    {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},
-    {"suid", true, MS_NOSUID},         {"nosuid", false, MS_NOSUID},
-    {"dev", true, MS_NODEV},           {"nodev", false, MS_NODEV},
-    {"exec", true, MS_NOEXEC},         {"noexec", false, MS_NOEXEC},
-    {"sync", false, MS_SYNCHRONOUS},   {"async", true, MS_SYNCHRONOUS},
-    {"dirsync", false, MS_DIRSYNC},    {"remount", false, MS_REMOUNT},
-    {"mand", false, MS_MANDLOCK},      {"nomand", true, MS_MANDLOCK},
-    {"atime", true, MS_NOATIME},       {"noatime", false, MS_NOATIME},
-    {"diratime", true, MS_NODIRATIME}, {"nodiratime", false, MS_NODIRATIME},
-    {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME},
-    {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
-    {"silent", false, MS_SILENT},      {"loud", true, MS_SILENT},
-    {"lazytime", false, MS_LAZYTIME},  {"nolazytime", true, MS_LAZYTIME},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"suid", true, MS_NOSUID},
+    {"nosuid", false, MS_NOSUID},
+    {"dev", true, MS_NODEV},
+    {"nodev", false, MS_NODEV},
+    {"exec", true, MS_NOEXEC},
+    {"noexec", false, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
+    {"lazytime", false, MS_LAZYTIME},
+    {"nolazytime", true, MS_LAZYTIME},
 };
 
 static const struct {
@@ -210,13 +253,13 @@ int box_mount_parse_options(struct box_mount *m, json_t *options, const char *wh
         }
         if (known)
             continue;
-        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 ||
-            strncmp(s, "rro", 3) == 0 || strcmp(s, "tmpcopyup") == 0)
-            return box_err_set(err, EOPNOTSUPP, "%s.options[%zu]: `%s` is not supported", where,
-                               i, s);
+        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 || strncmp(s, "rro", 3) == 0 ||
+            strcmp(s, "tmpcopyup") == 0)
+            return box_err_set(err, EOPNOTSUPP, "%s.options[%zu]: `%s` is not supported", where, i,
+                               s);
         if (strchr(s, ','))
-            return box_err_set(err, EINVAL, "%s.options[%zu]: `%s` must not contain a comma",
-                               where, i, s);
+            return box_err_set(err, EINVAL, "%s.options[%zu]: `%s` must not contain a comma", where,
+                               i, s);
         TRY(append_data(&m->data, s));
     }
     return 0;
@@ -295,8 +338,7 @@ static int parse_hooks(json_t *doc, struct box_spec *spec, struct box_err *err)
         return 0;
     for (int k = 0; k < BOX_HOOK_KINDS; k++) {
         json_t *arr = NULL;
-        TRY(box_json_array(hooks, box_hook_kind_names[k], "hooks", BOX_SPEC_MAX_ITEMS, &arr,
-                           err));
+        TRY(box_json_array(hooks, box_hook_kind_names[k], "hooks", BOX_SPEC_MAX_ITEMS, &arr, err));
         if (arr)
             TRY(parse_hook_list(arr, (enum box_hook_kind)k, spec, err));
     }
@@ -314,8 +356,8 @@ static int parse_caps_set(json_t *caps, const char *key, uint64_t *out, struct b
     json_array_foreach(arr, i, c)
     {
         if (!json_is_string(c))
-            return box_err_set(err, EINVAL, "process.capabilities.%s[%zu]: must be a string",
-                               key, i);
+            return box_err_set(err, EINVAL, "process.capabilities.%s[%zu]: must be a string", key,
+                               i);
         int cap = box_cap_from_name(json_string_value(c));
         if (cap < 0)
             return box_err_set(err, EINVAL, "process.capabilities.%s[%zu]: unknown capability `%s`",
@@ -510,8 +552,7 @@ static int parse_idmaps(json_t *lx, const char *key, struct box_idmap **out, siz
         TRY(box_json_int(m, "hostID", path, 0, UINT32_MAX - 1, &h, err));
         TRY(box_json_int(m, "size", path, 1, UINT32_MAX, &s, err));
         if (c < 0 || h < 0 || s < 0)
-            return box_err_set(err, EINVAL, "%s: containerID, hostID and size are required",
-                               path);
+            return box_err_set(err, EINVAL, "%s: containerID, hostID and size are required", path);
         (*out)[i] = (struct box_idmap){(uint32_t)c, (uint32_t)h, (uint32_t)s};
         (*n)++;
     }
@@ -550,7 +591,7 @@ static int parse_devices(json_t *lx, struct box_spec *spec, struct box_err *err)
         if (dev->type != 'p' && (dev->major < 0 || dev->minor < 0))
             return box_err_set(err, EINVAL, "%s: major and minor are required for type %c", path,
                                dev->type);
-        int64_t v;
+        int64_t v = 0;
         if (TRY_INT(box_json_int(d, "fileMode", path, 0, 07777, &v, err)) == 1) {
             dev->has_mode = true;
             dev->mode = (mode_t)v;
@@ -609,8 +650,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
     json_t *res = NULL;
     TRY(box_json_object(lx, "resources", "linux", &res, err));
     struct box_resources *r = &spec->resources;
-    r->mem_limit = r->mem_reservation = r->mem_swap = r->mem_kernel = r->mem_kernel_tcp =
-        BOX_UNSET;
+    r->mem_limit = r->mem_reservation = r->mem_swap = r->mem_kernel = r->mem_kernel_tcp = BOX_UNSET;
     r->mem_swappiness = r->cpu_shares = r->cpu_quota = r->cpu_period = BOX_UNSET;
     r->cpu_rt_runtime = r->cpu_rt_period = r->pids_limit = BOX_UNSET;
     if (!res)
@@ -654,8 +694,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
         json_object_foreach(unified, k, v)
         {
             if (!json_is_string(v))
-                return box_err_set(err, EINVAL, "linux.resources.unified.%s: must be a string",
-                                   k);
+                return box_err_set(err, EINVAL, "linux.resources.unified.%s: must be a string", k);
             if (strchr(k, '/') || k[0] == '.')
                 return box_err_set(err, EINVAL, "linux.resources.unified: invalid key `%s`", k);
             r->unified[r->n_unified].key = strdup(k);
@@ -825,8 +864,8 @@ int box_spec_validate(const struct box_spec *spec, struct box_err *err)
     for (size_t i = 0; i < spec->n_sysctl; i++) {
         const char *k = spec->sysctl[i].key;
         /* Only namespaced sysctls: anything else would change the host. */
-        static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-                                          "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+        static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+                                          "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
                                           "kernel.shmmni", "kernel.shm_rmid_forced"};
         bool is_ipc = strncmp(k, "fs.mqueue.", 10) == 0;
         for (size_t j = 0; j < BOX_ARRAY_SIZE(ipc); j++)
@@ -853,8 +892,7 @@ int box_spec_validate(const struct box_spec *spec, struct box_err *err)
         for (const char *c = s; *c;) {
             const char *e = strchrnul(c, '/');
             if (e - c == 2 && c[0] == '.' && c[1] == '.')
-                return box_err_set(err, EINVAL, "linux.cgroupsPath: `%s` must not contain `..`",
-                                   s);
+                return box_err_set(err, EINVAL, "linux.cgroupsPath: `%s` must not contain `..`", s);
             c = *e ? e + 1 : e;
         }
         if (strchr(s, ':'))

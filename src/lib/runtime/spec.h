@@ -11,9 +11,9 @@
 
 #include "lib/base/err.h"
 
-#define BOX_SPEC_MAX_BYTES   (8u << 20)
-#define BOX_SPEC_MAX_ITEMS   4096 /* mounts, devices, hooks, env, args, ... */
-#define BOX_SPEC_MAX_STRING  (64u << 10)
+#define BOX_SPEC_MAX_BYTES  (8u << 20)
+#define BOX_SPEC_MAX_ITEMS  4096 /* mounts, devices, hooks, env, args, ... */
+#define BOX_SPEC_MAX_STRING (64u << 10)
 
 enum box_hook_kind {
     BOX_HOOK_PRESTART,
@@ -98,7 +98,7 @@ struct box_device {
 
 struct box_dev_rule {
     bool allow;
-    char type; /* a, c, b */
+    char type;            /* a, c, b */
     int64_t major, minor; /* -1 = wildcard */
     char access[4];
 };

@@ -29,8 +29,7 @@ static const char *type_name(json_t *v)
 #define WRONG_TYPE(want)                                                                           \
     box_err_set(err, EINVAL, "%s.%s: must be %s, not %s", path, key, want, type_name(v))
 
-int box_json_string(json_t *obj, const char *key, const char *path, char **out,
-                    struct box_err *err)
+int box_json_string(json_t *obj, const char *key, const char *path, char **out, struct box_err *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
@@ -117,8 +116,8 @@ int box_json_array(json_t *obj, const char *key, const char *path, size_t max, j
     if (!json_is_array(v))
         return WRONG_TYPE("an array");
     if (json_array_size(v) > max)
-        return box_err_set(err, E2BIG, "%s.%s: %zu entries, more than the limit of %zu", path,
-                           key, json_array_size(v), max);
+        return box_err_set(err, E2BIG, "%s.%s: %zu entries, more than the limit of %zu", path, key,
+                           json_array_size(v), max);
     *out = v;
     return 1;
 }
@@ -150,8 +149,8 @@ int box_json_strings(json_t *obj, const char *key, const char *path, size_t max,
         if (!json_is_string(item) || json_string_length(item) > BOX_SPEC_MAX_STRING ||
             memchr(json_string_value(item), '\0', json_string_length(item))) {
             box_strv_free(v);
-            return box_err_set(err, EINVAL, "%s.%s[%zu]: must be a string without NUL bytes",
-                               path, key, i);
+            return box_err_set(err, EINVAL, "%s.%s[%zu]: must be a string without NUL bytes", path,
+                               key, i);
         }
         v[i] = strdup(json_string_value(item));
         if (!v[i]) {

@@ -27,7 +27,7 @@ struct box_state {
     char *rootfs;
     char *created; /* RFC 3339 */
     uid_t owner;
-    char *cgroup;  /* cgroup path relative to each hierarchy root */
+    char *cgroup; /* cgroup path relative to each hierarchy root */
     json_t *annotations;
     json_t *config; /* the config.json the container was created from */
 };
@@ -67,7 +67,7 @@ uint64_t box_proc_start_time(pid_t pid);
 int box_pidfd_checked(pid_t pid, uint64_t start_time);
 
 /* Names of files in a container directory. */
-#define BOX_STATE_FILE "state.json"
+#define BOX_STATE_FILE    "state.json"
 #define BOX_EXEC_SOCK     "exec.sock"
 #define BOX_EXEC_SOCK_NEW "exec.sock.new"
 

@@ -13,11 +13,11 @@
 #include "lib/base/err.h"
 
 enum box_sync_type {
-    BOX_SYNC_GO = 1,      /* parent -> init: cgroup joined, id maps written */
-    BOX_SYNC_HOOKS,       /* init -> parent: mounts done, run prestart/createRuntime */
-    BOX_SYNC_HOOKS_DONE,  /* parent -> init */
-    BOX_SYNC_READY,       /* init -> parent: waiting for start */
-    BOX_SYNC_ERROR,       /* init -> parent: setup failed (code, msg) */
+    BOX_SYNC_GO = 1,     /* parent -> init: cgroup joined, id maps written */
+    BOX_SYNC_HOOKS,      /* init -> parent: mounts done, run prestart/createRuntime */
+    BOX_SYNC_HOOKS_DONE, /* parent -> init */
+    BOX_SYNC_READY,      /* init -> parent: waiting for start */
+    BOX_SYNC_ERROR,      /* init -> parent: setup failed (code, msg) */
 };
 
 struct box_sync_msg {
