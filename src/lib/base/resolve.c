@@ -89,6 +89,12 @@ static int walk_in_root(int rootfd, const char *path, int flags)
             }
             if (fd >= 0)
                 close(fd);
+            if (!save || !*save) {
+                /* The last component is a symlink: O_NOFOLLOW gets the link
+                 * itself (O_PATH) or ELOOP, as openat2 does. */
+                if (flags & O_NOFOLLOW)
+                    return (flags & O_PATH) ? open_nofollow_chain(rootfd, cand, flags) : -ELOOP;
+            }
             /* A symlink: splice its target in front of what remains. */
             char target[PATH_MAX], rest[PATH_MAX] = "";
             int parent = open_nofollow_chain(rootfd, done, O_PATH | O_DIRECTORY);
@@ -193,11 +199,21 @@ int box_root_mkdirs(int rootfd, const char *path, mode_t mode, struct box_err *e
     return parent;
 }
 
+static int not_a_dir(int fd, const char *path, struct box_err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return box_err_set(err, EISDIR, "`%s` inside the root is a directory, not a file", path);
+    }
+    return fd;
+}
+
 int box_root_mkfile(int rootfd, const char *path, mode_t mode, struct box_err *err)
 {
     int fd = box_root_open(rootfd, path, O_PATH, NULL);
     if (fd >= 0)
-        return fd;
+        return not_a_dir(fd, path, err);
     char dir[PATH_MAX];
     if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
         return box_err_set(err, ENAMETOOLONG, "path `%s` too long", path);
@@ -219,7 +235,8 @@ int box_root_mkfile(int rootfd, const char *path, mode_t mode, struct box_err *e
         return box_err_sys(err, errno, "create `%s` inside the root", path);
     if (cfd >= 0)
         close(cfd);
-    return box_root_open(rootfd, path, O_PATH, err);
+    fd = box_root_open(rootfd, path, O_PATH, err);
+    return fd < 0 ? fd : not_a_dir(fd, path, err);
 }
 
 struct box_fdpath box_fdpath(int fd)

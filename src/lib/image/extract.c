@@ -73,6 +73,7 @@ static int archive_fail(struct ex *x, struct box_err *err)
         return -err->code;
     }
     const char *msg = archive_error_string(x->a);
+    /* libarchive: "Truncated tar archive", "Truncated input file" */
     if (msg && strstr(msg, "runcated"))
         return box_err_set(err, BOX_EDATA, "truncated tar archive");
     return box_err_set(err, BOX_EDATA, "malformed tar archive: %s", msg ? msg : "unknown error");

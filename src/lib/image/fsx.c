@@ -33,7 +33,7 @@ static int openat2_confined(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 /* Fallback without openat2: one component at a time, never following. */
-static int open_walk(int dirfd, const char *path, int flags, mode_t mode)
+int box_fsx_open_walk(int dirfd, const char *path, int flags, mode_t mode)
 {
     char buf[4096 + 1];
     if (path[0] == '/' || strlen(path) >= sizeof(buf))
@@ -72,7 +72,7 @@ int box_fsx_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
             return fd;
         no_openat2 = true;
     }
-    return open_walk(dirfd, path, flags, mode);
+    return box_fsx_open_walk(dirfd, path, flags, mode);
 }
 
 int box_fsx_mkdtemp_at(int dirfd, const char *prefix, char *name_out, size_t name_size)

@@ -14,6 +14,8 @@
  * symlink followed; on kernels without openat2 (< 5.6), walks the components
  * with O_NOFOLLOW instead. Returns an fd or -errno. */
 int box_fsx_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* The fallback alone, so that tests can reach it on any kernel. */
+int box_fsx_open_walk(int dirfd, const char *path, int flags, mode_t mode);
 
 /* Creates `<prefix>XXXXXX` (random suffix) under dirfd with mode 0700 and
  * writes its name to name_out. 0 or -errno. */

@@ -149,10 +149,11 @@ int box_cgroup_set_path(struct box_cgroups *cg, const char *cgroups_path, const 
          * (they agree on every host that keeps processes aligned). */
         snprintf(buf, sizeof(buf), "%s/%s", strcmp(cg->h[0].self, "/") == 0 ? "" : cg->h[0].self,
                  cgroups_path);
-    /* normalise duplicate slashes; ".." was refused by validation */
+    /* normalise: one slash between components, none at the end; ".." was
+     * refused by validation */
     char *w = buf;
     for (char *r = buf; *r; r++)
-        if (!(r[0] == '/' && (r[1] == '/' || r[1] == '\0') && w != buf))
+        if (!(r[0] == '/' && (r[1] == '/' || (r[1] == '\0' && w != buf))))
             *w++ = *r;
     *w = '\0';
     if (strcmp(buf, "/") == 0 || !*buf)
@@ -484,25 +485,36 @@ static int v2_enable_controllers(const struct box_cgroup_hier *h, const char *di
     return 0;
 }
 
+/* Removes the container's cgroup from the hierarchies whose bit is set. */
+static void remove_made(struct box_cgroups *cg, unsigned made)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        char dir[PATH_MAX];
+        if ((made & (1u << i)) && hier_dir(cg, &cg->h[i], dir, sizeof(dir)) == 0)
+            rmdir(dir);
+    }
+}
+
 int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struct box_err *err)
 {
+    unsigned made = 0;
     for (size_t i = 0; i < cg->n; i++) {
         struct box_cgroup_hier *h = &cg->h[i];
         char dir[PATH_MAX];
         if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
             continue; /* not reachable from this mount (nested hosts) */
         if (mkdir(dir, 0755) < 0) {
-            if (errno == EEXIST) {
-                /* A leftover or a sibling using the same path: refuse to
-                 * share it silently. */
-                box_cgroup_destroy(cg, NULL);
-                return box_err_set(err, EEXIST, "cgroup `%s` already exists", dir);
-            }
-            if (box_mkdir_p(dir, 0755, err) < 0) {
-                box_cgroup_destroy(cg, NULL);
-                return box_err_prefix(err, "create cgroup");
+            /* Someone else's cgroup (or a leftover): never share it, and
+             * never touch it. */
+            int r = errno == EEXIST ? box_err_set(err, EEXIST, "cgroup `%s` already exists", dir)
+                    : box_mkdir_p(dir, 0755, err) < 0 ? box_err_prefix(err, "create cgroup")
+                                                      : 0;
+            if (r < 0) {
+                remove_made(cg, made);
+                return r;
             }
         }
+        made |= 1u << i;
         int r = 0;
         if (h->v2) {
             if (cg->layout == BOX_CGROUP_V2) {
@@ -518,7 +530,7 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struc
         }
         if (r < 0) {
             box_err_prefix(err, "cgroup `%s`", dir);
-            box_cgroup_destroy(cg, NULL);
+            remove_made(cg, made);
             return -err->code;
         }
     }

@@ -93,6 +93,23 @@ static int drain(int fd, int pidfd, char *kept, size_t *kept_len, long long dead
     }
 }
 
+/* After its output closed, the hook still gets only the rest of its time. */
+static int wait_exit(int pidfd, long long deadline)
+{
+    if (pidfd < 0)
+        return 0;
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 1;
+        struct pollfd p = {pidfd, POLLIN, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r == 0 ? 1 : 0;
+    }
+}
+
 int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, const char *state,
                  const char *cwd, struct box_err *err)
 {
@@ -124,7 +141,10 @@ int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, co
     char kept[HOOK_OUTPUT_KEPT + 1];
     size_t kept_len = 0;
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int timed_out = drain(out[0], pidfd, kept, &kept_len, now_ms() + timeout);
+    long long deadline = now_ms() + timeout;
+    int timed_out = drain(out[0], pidfd, kept, &kept_len, deadline);
+    if (!timed_out)
+        timed_out = wait_exit(pidfd, deadline);
     close(out[0]);
     if (pidfd >= 0)
         close(pidfd);
@@ -141,16 +161,24 @@ int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, co
     for (size_t i = 0; i < kept_len; i++)
         if (kept[i] == '\n')
             kept[i] = ' ';
-    if (timed_out)
-        return box_err_set(err, ETIMEDOUT, "hook %s[%zu] `%s`: timed out after %lld s%s%s", kind,
-                           index, hook->path, timeout / 1000, kept_len ? ": " : "", kept);
-    if (WIFSIGNALED(status))
-        return box_err_set(err, ECANCELED, "hook %s[%zu] `%s`: killed by signal %d%s%s", kind,
-                           index, hook->path, WTERMSIG(status), kept_len ? ": " : "", kept);
-    if (WEXITSTATUS(status) != 0)
-        return box_err_set(err, ECANCELED, "hook %s[%zu] `%s`: exit status %d%s%s", kind, index,
-                           hook->path, WEXITSTATUS(status), kept_len ? ": " : "", kept);
-    return 0;
+    char why[64];
+    int code = ECANCELED;
+    if (timed_out) {
+        code = ETIMEDOUT;
+        snprintf(why, sizeof(why), "timed out after %lld s", timeout / 1000);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
+    } else if (WEXITSTATUS(status) != 0) {
+        snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
+    } else {
+        return 0;
+    }
+    /* The message ends with as much of the output's end as fits. */
+    char head[BOX_ERR_MSG_MAX];
+    int n = snprintf(head, sizeof(head), "hook %s[%zu] `%s`: %s", kind, index, hook->path, why);
+    size_t room = n > 0 && (size_t)n + 3 < sizeof(head) ? sizeof(head) - (size_t)n - 3 : 0;
+    const char *tail = kept_len > room ? kept + (kept_len - room) : kept;
+    return box_err_set(err, code, "%s%s%s", head, kept_len && room ? ": " : "", room ? tail : "");
 }
 
 int box_hooks_run(const struct box_spec *spec, enum box_hook_kind kind, const char *state,

@@ -196,6 +196,20 @@ static int parse_propagation(const char *s, unsigned long *out)
     return -EINVAL;
 }
 
+/* The runtime-spec's recursive variants (rro, rnosuid, rnosymfollow, ...):
+ * not applied by this build, so refused rather than passed on silently. */
+static bool is_recursive_option(const char *s)
+{
+    if (s[0] != 'r' || strcmp(s, "relatime") == 0 || strcmp(s, "remount") == 0)
+        return false;
+    if (strcmp(s + 1, "nosymfollow") == 0 || strcmp(s + 1, "symfollow") == 0)
+        return true;
+    for (size_t k = 0; k < BOX_ARRAY_SIZE(mount_flags); k++)
+        if (strcmp(s + 1, mount_flags[k].name) == 0)
+            return true;
+    return false;
+}
+
 static int append_data(char **data, const char *opt)
 {
     size_t old = *data ? strlen(*data) : 0;
@@ -253,7 +267,7 @@ int box_mount_parse_options(struct box_mount *m, json_t *options, const char *wh
         }
         if (known)
             continue;
-        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 || strncmp(s, "rro", 3) == 0 ||
+        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 || is_recursive_option(s) ||
             strcmp(s, "tmpcopyup") == 0)
             return box_err_set(err, EOPNOTSUPP, "%s.options[%zu]: `%s` is not supported", where, i,
                                s);
@@ -399,10 +413,10 @@ static int parse_rlimits(json_t *proc, struct box_process *p, struct box_err *er
                 return box_err_set(err, EINVAL, "%s.type: `%s` given twice", path, type);
         struct box_rlimit *rl = &p->rlimits[p->n_rlimits++];
         rl->resource = res;
-        if (box_json_uint64(r, "soft", path, &rl->soft, err) <= 0 ||
-            box_json_uint64(r, "hard", path, &rl->hard, err) <= 0)
-            return err->code ? -err->code
-                             : box_err_set(err, EINVAL, "%s: soft and hard are required", path);
+        int soft = TRY_INT(box_json_uint64(r, "soft", path, &rl->soft, err));
+        int hard = TRY_INT(box_json_uint64(r, "hard", path, &rl->hard, err));
+        if (!soft || !hard)
+            return box_err_set(err, EINVAL, "%s: soft and hard are required", path);
         if (rl->soft > rl->hard)
             return box_err_set(err, EINVAL, "%s: soft limit %llu exceeds hard limit %llu", path,
                                (unsigned long long)rl->soft, (unsigned long long)rl->hard);
@@ -510,7 +524,8 @@ static int parse_namespaces(json_t *lx, struct box_spec *spec, struct box_err *e
         if (!json_is_object(n))
             return box_err_set(err, EINVAL, "%s: must be an object", path);
         _cleanup_free_ char *type = NULL;
-        struct box_namespace *ns = &spec->namespaces[spec->n_namespaces];
+        /* Counted first, so that box_spec_free releases it on any error. */
+        struct box_namespace *ns = &spec->namespaces[spec->n_namespaces++];
         TRY(box_json_string(n, "type", path, &type, err));
         TRY(box_json_string(n, "path", path, &ns->path, err));
         if (!type)
@@ -523,7 +538,6 @@ static int parse_namespaces(json_t *lx, struct box_spec *spec, struct box_err *e
         if (ns->path && ns->path[0] != '/')
             return box_err_set(err, EINVAL, "%s.path: must be absolute", path);
         ns->type = flag;
-        spec->n_namespaces++;
     }
     return 0;
 }

@@ -1,0 +1,22 @@
+# `make unit`: the cmocka unit tests, one binary per tests/unit/test_<module>.c,
+# each linked against the library. tests/unit/test_bundle_* have their own
+# rules (mk/bundle.mk) and are left out here.
+UNIT_SRC  := $(filter-out tests/unit/test_bundle_%,$(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+UNIT_LIBS := $(BOX_LIBS) -lcmocka
+
+$(UNIT_BIN): $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(BUILD)/libbox.a $(UNIT_LIBS)
+
+# Every binary runs even after a failure; the target fails if any did.
+unit: $(UNIT_BIN)
+	@failed=""; \
+	for t in $(UNIT_BIN); do \
+	    echo "== $$t"; \
+	    $$t || failed="$$failed $$(basename $$t)"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed" >&2; exit 1; fi; \
+	echo "unit: all passed"
+
+-include $(UNIT_BIN:=.d)
