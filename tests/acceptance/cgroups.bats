@@ -123,3 +123,33 @@ has_controller() {
     assert_status 0
     [ -z "$(acc_cgroups)" ] || fail "left: $(acc_cgroups)"
 }
+
+# Pure cgroup v2, on any host whose kernel has cgroup2: in a private mount
+# namespace the v1 hierarchies are unmounted and cgroup2 alone is mounted at
+# /sys/fs/cgroup, which is what box then detects and uses.
+v2_only() {
+    unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup &&
+        mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh "$@"
+}
+
+@test "cgroups: a pure cgroup v2 layout: placed by clone, removed on exit, bound without a cgroup namespace" {
+    require_box "the layout is simulated for box's detection"
+    grep -qw cgroup2 /proc/filesystems || skip "the kernel has no cgroup2 filesystem"
+    without_namespace cgroup
+    set_args /bin/sh -c 'cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo'
+    run v2_only env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" run --bundle "$BUNDLE" "$ID"
+    assert_status 0
+    assert_contains "$output" "0::/box/$ID"
+    assert_contains "$output" "cgroup2"
+    [ ! -e "$(cgroup_mount "")/box/$ID" ] || fail "cgroup2 directory left behind"
+}
+
+@test "cgroups: a pure cgroup v2 layout with a cgroup namespace shows the container its own root" {
+    require_box "the layout is simulated for box's detection"
+    grep -qw cgroup2 /proc/filesystems || skip "the kernel has no cgroup2 filesystem"
+    set_args /bin/sh -c 'grep "^0::" /proc/self/cgroup; ls /sys/fs/cgroup/cgroup.procs'
+    run v2_only env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" run --bundle "$BUNDLE" "$ID"
+    assert_status 0
+    assert_line_present "0::/"
+    assert_contains "$output" "/sys/fs/cgroup/cgroup.procs"
+}

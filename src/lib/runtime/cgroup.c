@@ -13,6 +13,9 @@
 #include "lib/base/fs.h"
 #include "lib/base/parse.h"
 
+static int hier_dir(const struct box_cgroups *cg, const struct box_cgroup_hier *h, char *buf,
+                    size_t len);
+
 const char *box_cgroup_layout_name(enum box_cgroup_layout l)
 {
     return l == BOX_CGROUP_V2 ? "v2" : l == BOX_CGROUP_HYBRID ? "hybrid" : "v1";
@@ -161,6 +164,11 @@ int box_cgroup_set_path(struct box_cgroups *cg, const char *cgroups_path, const 
     free(cg->path);
     cg->path = strdup(buf);
     return cg->path ? 0 : -ENOMEM;
+}
+
+int box_cgroup_dir(const struct box_cgroups *cg, size_t i, char *buf, size_t len)
+{
+    return hier_dir(cg, &cg->h[i], buf, len);
 }
 
 /* Directory of the container's cgroup in hierarchy h. */

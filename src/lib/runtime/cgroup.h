@@ -33,6 +33,9 @@ struct box_cgroups {
 };
 
 int box_cgroup_detect(struct box_cgroups *cg, struct box_err *err);
+/* The host directory of the container's cgroup in hierarchy i; -EXDEV when
+ * that hierarchy's mount does not reach it. */
+int box_cgroup_dir(const struct box_cgroups *cg, size_t i, char *buf, size_t len);
 /* Resolves cgroupsPath (NULL: /box/<id>; relative: below our own cgroup). */
 int box_cgroup_set_path(struct box_cgroups *cg, const char *cgroups_path, const char *id,
                         struct box_err *err);

@@ -18,7 +18,6 @@ struct box_create_opts {
     const char *console_socket;
     bool no_pivot;
     unsigned preserve_fds;
-    bool foreground; /* run: the init stays our child */
 };
 
 /* create: on success *pid is the container's init. */

@@ -308,10 +308,8 @@ int box_container_run(const struct box_create_opts *o, bool detach, int *exit_co
         sigaddset(&set, forwarded[i]);
     if (!detach)
         sigprocmask(SIG_BLOCK, &set, &old);
-    struct box_create_opts co = *o;
-    co.foreground = !detach;
-    pid_t pid = 0;
-    int r = box_container_create(&co, &pid, err);
+    pid_t pid = 0; /* our child until it exits: `run` waits for it */
+    int r = box_container_create(o, &pid, err);
     if (r < 0)
         goto out;
     r = box_container_start(o->root, o->id, warn, err);

@@ -156,10 +156,11 @@ static int bind_hierarchies(const struct box_cgroups *cg, int cgfd, const char *
         if (strncmp(name, "name=", 5) == 0)
             name += 5;
         char src[PATH_MAX];
-        snprintf(src, sizeof(src), "%s%s", h->mount, cg->path);
+        if (box_cgroup_dir(cg, i, src, sizeof(src)) < 0)
+            continue; /* unreachable from our mount */
         _cleanup_close_ int sfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (sfd < 0)
-            continue; /* not created there (unreachable from our mount) */
+            continue; /* not created there */
         if (mkdirat(cgfd, name, 0755) < 0 && errno != EEXIST)
             return box_err_sys(err, errno, "mkdir `%s/%s`", dest, name);
         _cleanup_close_ int dfd = openat(cgfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -192,9 +193,27 @@ static int mount_cgroup(struct box_rootfs *r, const struct box_mount *m, int tfd
     unsigned long fl =
         (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (!cg || cg->layout == BOX_CGROUP_V2) {
-        if (mount("cgroup2", tp.s, "cgroup2", fl, NULL) < 0)
-            return box_err_sys(err, errno, "mount cgroup2 on `%s`", m->destination);
-        return 0;
+        /* In its own cgroup namespace the container's cgroup2 mount shows
+         * only its subtree; without one, bind that subtree instead of
+         * showing the host's whole hierarchy. */
+        if (r->cgroupns || !cg) {
+            if (mount("cgroup2", tp.s, "cgroup2", fl, NULL) < 0)
+                return box_err_sys(err, errno, "mount cgroup2 on `%s`", m->destination);
+            return 0;
+        }
+        char src[PATH_MAX];
+        if (box_cgroup_dir(cg, 0, src, sizeof(src)) < 0)
+            return box_err_set(err, EXDEV, "the container's cgroup is outside our cgroup mount");
+        _cleanup_close_ int sfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0)
+            return box_err_sys(err, errno, "open cgroup `%s`", src);
+        struct box_fdpath sp = box_fdpath(sfd);
+        if (mount(sp.s, tp.s, NULL, MS_BIND, NULL) < 0)
+            return box_err_sys(err, errno, "bind cgroup `%s` on `%s`", src, m->destination);
+        _cleanup_close_ int nfd = reopen(r, m->destination, err);
+        if (nfd < 0)
+            return nfd;
+        return bind_remount(nfd, fl, m->destination, err);
     }
     if (mount("tmpfs", tp.s, "tmpfs", fl & ~MS_RDONLY, "mode=755") < 0)
         return box_err_sys(err, errno, "mount tmpfs on `%s`", m->destination);
