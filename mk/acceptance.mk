@@ -43,4 +43,4 @@ acceptance: $(BUILD)/tests/boxcheck $(BUILD)/tests/recvtty
 	BOX='$(ACCEPTANCE_BOX)' \
 	BOXCHECK='$(abspath $(BUILD)/tests/boxcheck)' \
 	BOXRECVTTY='$(abspath $(BUILD)/tests/recvtty)' \
-	bats --timing $(BATS_FLAGS) $(RUNTIME_BATS)
+	tests/run-bats acceptance --timing $(BATS_FLAGS) $(RUNTIME_BATS)
