@@ -483,6 +483,7 @@ static int cmd_inspect(const struct args *a)
 
 struct bar {
     struct timespec last;
+    uint64_t last_now;
     bool drawn;
 };
 
@@ -492,9 +493,11 @@ static void draw_bar(void *ud, uint64_t now, uint64_t total)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     long ms = (t.tv_sec - b->last.tv_sec) * 1000 + (t.tv_nsec - b->last.tv_nsec) / 1000000;
-    if (b->drawn && ms < 100 && now != total)
+    /* at most ten frames a second, and the last one when complete */
+    if (b->drawn && (now == b->last_now || (ms < 100 && !(total && now == total))))
         return;
     b->last = t;
+    b->last_now = now;
     b->drawn = true;
     if (total == 0) {
         fprintf(stderr, "\r%8.1f MiB", (double)now / (1 << 20));
