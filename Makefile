@@ -74,7 +74,7 @@ $(BUILD)/box: $(CLI_OBJ) $(BUILD)/libbox.a
 -include $(wildcard mk/*.mk)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-test: unit acceptance
+test: lint unit acceptance
 
 demo: $(BUILD)/box
 	./scripts/demo
