@@ -37,13 +37,7 @@ $(BUNDLE_UNIT_BIN): $(BUILD)/tests/unit/%: tests/unit/%.c $(BUNDLE_LIB_OBJ)
 
 unit: unit-bundle
 unit-bundle: $(BUNDLE_UNIT_BIN)
-	@failed=""; \
-	for t in $(BUNDLE_UNIT_BIN); do \
-	    echo "== $$t"; \
-	    $$t || failed="$$failed $$(basename $$t)"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "unit-bundle: FAILED:$$failed" >&2; exit 1; fi; \
-	echo "unit-bundle: all passed"
+	@tests/run-unit unit-bundle $(BUNDLE_UNIT_BIN)
 
 -include $(BUNDLE_UNIT_BIN:=.d)
 

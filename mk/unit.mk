@@ -11,12 +11,6 @@ $(UNIT_BIN): $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libbox.a
 
 # Every binary runs even after a failure; the target fails if any did.
 unit: $(UNIT_BIN)
-	@failed=""; \
-	for t in $(UNIT_BIN); do \
-	    echo "== $$t"; \
-	    $$t || failed="$$failed $$(basename $$t)"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed" >&2; exit 1; fi; \
-	echo "unit: all passed"
+	@tests/run-unit unit $(UNIT_BIN)
 
 -include $(UNIT_BIN:=.d)
