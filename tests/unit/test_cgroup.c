@@ -140,7 +140,7 @@ static void test_set_path_normalises_slashes(void **state)
     expect_path("/x/", "y", "/x/y");
 }
 
-/* BUG (cgroup.c box_cgroup_set_path): the normalisation never removes a
+/* Regression test, once a bug (cgroup.c box_cgroup_set_path): the normalisation never removes a
  * slash while nothing has been written yet (`w != buf`), so a path that
  * starts with several slashes keeps them: "//a//b" becomes "//a/b", which
  * hier_dir() then fails to match against a hierarchy root such as "/a". */
@@ -154,7 +154,7 @@ static void test_set_path_normalises_leading_slashes(void **state)
     snprintf(got, sizeof(got), "%s", cg.path);
     box_cgroup_free(&cg);
     if (strcmp(got, "/a/b") != 0)
-        fail_msg("BUG: cgroupsPath `//a//b` normalised to `%s`, want `/a/b`", got);
+        fail_msg("regression: cgroupsPath `//a//b` normalised to `%s`, want `/a/b`", got);
 }
 
 static void test_set_path_refuses_root(void **state)
@@ -268,7 +268,7 @@ static void test_detect_self_matches_proc(void **state)
 /* ---- creation next to an existing cgroup (root only) ------------------------------------- */
 
 /* box_cgroup_create must refuse a cgroup that already exists ("refuse to
- * share it silently") and leave it alone. BUG (cgroup.c box_cgroup_create):
+ * share it silently") and leave it alone. Regression test, once a bug (cgroup.c box_cgroup_create):
  * on EEXIST it calls box_cgroup_destroy(cg), which SIGKILLs every process in
  * that existing cgroup (another container's) and removes it. */
 static void test_create_refuses_existing_and_leaves_it_alone(void **state)
@@ -313,7 +313,7 @@ static void test_create_refuses_existing_and_leaves_it_alone(void **state)
     if (fd >= 0)
         close(fd);
 
-    int r = box_cgroup_create(&cg, NULL, &err);
+    int r = box_cgroup_create(&cg, NULL, BOX_CGROUP_ALL, &err);
     bool sib_alive = waitpid(sib, NULL, WNOHANG) == 0;
     struct stat st;
     bool dir_kept = stat(dir, &st) == 0;
@@ -333,7 +333,7 @@ static void test_create_refuses_existing_and_leaves_it_alone(void **state)
     assert_int_equal(r, -EEXIST);
     assert_non_null(strstr(err.msg, name));
     if (!sib_alive || !dir_kept)
-        fail_msg("BUG: box_cgroup_create on an existing cgroup %s%s",
+        fail_msg("regression: box_cgroup_create on an existing cgroup %s%s",
                  sib_alive ? "" : "killed the process living in it",
                  dir_kept ? "" : (sib_alive ? "removed it" : " and removed it"));
 }

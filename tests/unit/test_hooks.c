@@ -206,7 +206,7 @@ static void test_failing_hook_names_itself_and_its_stderr(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/hook"));
 }
 
-/* The end of a long stderr is what explains a failure. BUG (hooks.c
+/* The end of a long stderr is what explains a failure. Regression test, once a bug (hooks.c
  * box_hook_run): it keeps the last 2048 bytes of output but formats them
  * into err.msg (BOX_ERR_MSG_MAX = 1024) after the hook's name, so the
  * message is cut and carries the *start* of the kept window: the final
@@ -221,9 +221,10 @@ static void test_failing_hook_keeps_the_end_of_long_stderr(void **state)
     assert_non_null(strstr(err.msg, "prestart[2]"));
     assert_non_null(strstr(err.msg, "exit status 4"));
     if (!strstr(err.msg, "FINAL: the real reason"))
-        fail_msg("BUG: the last line of the hook's stderr is missing from the error (%zu bytes, "
-                 "ends with `%s`)",
-                 strlen(err.msg), err.msg + (strlen(err.msg) > 60 ? strlen(err.msg) - 60 : 0));
+        fail_msg(
+            "regression: the last line of the hook's stderr is missing from the error (%zu bytes, "
+            "ends with `%s`)",
+            strlen(err.msg), err.msg + (strlen(err.msg) > 60 ? strlen(err.msg) - 60 : 0));
 }
 
 static void test_timeout_kills_the_hook_and_its_children(void **state)
@@ -265,7 +266,7 @@ static void test_timeout_kills_the_hook_and_its_children(void **state)
     }
 }
 
-/* BUG (hooks.c drain): the timeout is enforced only while the hook's output
+/* Regression test, once a bug (hooks.c drain): the timeout is enforced only while the hook's output
  * pipe is open. A hook that closes (or redirects) its stdout and stderr
  * gives EOF at once, drain() returns "not timed out", and box_hook_run then
  * blocks in waitpid() for as long as the hook likes. Here the hook sleeps
@@ -277,9 +278,10 @@ static void test_timeout_holds_after_the_hook_closes_its_output(void **state)
     int r = run("exec >/dev/null 2>&1; sleep 3", NULL, 1, &err);
     double took = now_s() - t0;
     if (r != -ETIMEDOUT)
-        fail_msg("BUG: a hook with a 1 s timeout that closed its output ran %.1f s and returned "
-                 "%d (%s), want -ETIMEDOUT",
-                 took, r, r ? err.msg : "success");
+        fail_msg(
+            "regression: a hook with a 1 s timeout that closed its output ran %.1f s and returned "
+            "%d (%s), want -ETIMEDOUT",
+            took, r, r ? err.msg : "success");
 }
 
 static void test_flood_of_output_is_bounded(void **state)

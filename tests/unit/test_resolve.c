@@ -230,7 +230,7 @@ static void test_missing_and_not_a_directory(void **state)
 
 /* The walker must agree with openat2 on O_NOFOLLOW: a final symlink is
  * opened as the link itself (rootfs.c masks and read-only paths rely on
- * it). BUG in the walker (resolve.c walk_in_root): it expands a final
+ * it). Regression test, once a bug in the walker (resolve.c walk_in_root): it expands a final
  * symlink whatever the flags, so O_PATH|O_NOFOLLOW yields the target. */
 static void test_nofollow_on_final_symlink(void **state)
 {
@@ -242,7 +242,7 @@ static void test_nofollow_on_final_symlink(void **state)
     assert_int_equal(fstat(fd, &st), 0);
     close(fd);
     if (!S_ISLNK(st.st_mode))
-        fail_msg("BUG (%s): O_PATH|O_NOFOLLOW on the symlink `abs` opened its target "
+        fail_msg("regression (%s): O_PATH|O_NOFOLLOW on the symlink `abs` opened its target "
                  "(mode %o), not the link",
                  t->mode == MODE_WALKER ? "walker" : "openat2", st.st_mode);
 }

@@ -320,7 +320,7 @@ static void test_rlimits(void **state)
     box_spec_free(&spec);
 }
 
-/* BUG (spec.c parse_rlimits): a rlimit without "hard" dereferences err to
+/* Regression test, once a bug (spec.c parse_rlimits): a rlimit without "hard" dereferences err to
  * read err->code, so a caller that passes err == NULL (which box_err_set and
  * every other parser allow) crashes. Run in a child to survive the crash. */
 static void test_rlimit_missing_hard_with_null_err(void **state)
@@ -341,14 +341,15 @@ static void test_rlimit_missing_hard_with_null_err(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     free(doc);
     if (WIFSIGNALED(status))
-        fail_msg("BUG: box_spec_parse(..., err=NULL) on a rlimit without `hard` was killed by "
-                 "signal %d (NULL dereference of err in parse_rlimits)",
-                 WTERMSIG(status));
+        fail_msg(
+            "regression: box_spec_parse(..., err=NULL) on a rlimit without `hard` was killed by "
+            "signal %d (NULL dereference of err in parse_rlimits)",
+            WTERMSIG(status));
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* BUG (spec.c parse_rlimits): the "soft and hard are required" path returns
+/* Regression test, once a bug (spec.c parse_rlimits): the "soft and hard are required" path returns
  * err->code when it is set, so an err reused from an earlier failure makes
  * the parser return that stale code and message instead of its own. */
 static void test_rlimit_missing_hard_with_reused_err(void **state)
@@ -361,9 +362,10 @@ static void test_rlimit_missing_hard_with_reused_err(void **state)
     free(doc);
     box_spec_free(&spec);
     if (r != -EINVAL || !strstr(err.msg, "process.rlimits[0]"))
-        fail_msg("BUG: with a reused err, a rlimit without `hard` returns %d `%s`, want -EINVAL "
-                 "naming process.rlimits[0]",
-                 r, err.msg);
+        fail_msg(
+            "regression: with a reused err, a rlimit without `hard` returns %d `%s`, want -EINVAL "
+            "naming process.rlimits[0]",
+            r, err.msg);
 }
 
 /* ---- bounds ------------------------------------------------------------------------------- */
@@ -577,7 +579,7 @@ static void test_namespaces(void **state)
     assert_int_equal(box_ns_from_name("net"), -EINVAL);
 }
 
-/* BUG (spec.c parse_namespaces): ns->path is filled before the entry is
+/* Regression test, once a bug (spec.c parse_namespaces): ns->path is filled before the entry is
  * counted in n_namespaces; when the entry is then refused (listed twice,
  * unknown type, relative path) box_spec_free never frees that path. */
 static void test_namespace_error_does_not_leak(void **state)
@@ -598,9 +600,10 @@ static void test_namespace_error_does_not_leak(void **state)
     free(doc);
     long long grown = (long long)after.uordblks - (long long)before.uordblks;
     if (grown > 4096)
-        fail_msg("BUG: 1000 refused namespace lists leaked %lld bytes (linux.namespaces[].path "
-                 "allocated before the entry is counted)",
-                 grown);
+        fail_msg(
+            "regression: 1000 refused namespace lists leaked %lld bytes (linux.namespaces[].path "
+            "allocated before the entry is counted)",
+            grown);
 }
 
 static void test_hostname_needs_uts(void **state)

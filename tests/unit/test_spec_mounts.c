@@ -118,7 +118,7 @@ static void test_mount_options_unsupported(void **state)
            EOPNOTSUPP, "mounts[0]");
 }
 
-/* BUG (spec.c box_mount_parse_options): of the runtime-spec's recursive mount
+/* Regression test, once a bug (spec.c box_mount_parse_options): of the runtime-spec's recursive mount
  * options (config.md: rro, rrw, rnosuid, rnodev, rnoexec, ratime, ...) only
  * "rro" is refused; the others are appended to the filesystem data string.
  * For a bind mount that data is never used (rootfs.c mount_bind passes NULL),
@@ -147,7 +147,7 @@ static void test_mount_recursive_options_not_silently_dropped(void **state)
         free(m.data);
     }
     if (bad[0])
-        fail_msg("BUG: recursive bind options accepted and dropped into fs data:%s", bad);
+        fail_msg("regression: recursive bind options accepted and dropped into fs data:%s", bad);
 }
 
 static void test_mount_options_malformed(void **state)

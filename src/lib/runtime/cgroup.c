@@ -503,12 +503,15 @@ static void remove_made(struct box_cgroups *cg, unsigned made)
     }
 }
 
-int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struct box_err *err)
+int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
+                      enum box_cgroup_part part, struct box_err *err)
 {
     unsigned made = 0;
     for (size_t i = 0; i < cg->n; i++) {
         struct box_cgroup_hier *h = &cg->h[i];
         char dir[PATH_MAX];
+        if ((part == BOX_CGROUP_V2_PART && !h->v2) || (part == BOX_CGROUP_V1_PART && h->v2))
+            continue;
         if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
             continue; /* not reachable from this mount (nested hosts) */
         if (mkdir(dir, 0755) < 0) {
@@ -519,10 +522,12 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struc
                                                       : 0;
             if (r < 0) {
                 remove_made(cg, made);
+                cg->made &= ~made;
                 return r;
             }
         }
         made |= 1u << i;
+        cg->made |= 1u << i;
         int r = 0;
         if (h->v2) {
             if (cg->layout == BOX_CGROUP_V2) {
@@ -539,6 +544,7 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struc
         if (r < 0) {
             box_err_prefix(err, "cgroup `%s`", dir);
             remove_made(cg, made);
+            cg->made &= ~made;
             return -err->code;
         }
     }
@@ -644,37 +650,51 @@ int box_cgroup_signal_all(struct box_cgroups *cg, int sig, struct box_err *err)
     return 0;
 }
 
-int box_cgroup_destroy(struct box_cgroups *cg, struct box_err *err)
+/* Kills what is left in one hierarchy's cgroup and removes it; processes
+ * may still be exiting, so retry for up to ~2 s before giving up. */
+static int destroy_one(const char *dir, struct box_err *err)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != EBUSY)
+            return box_err_sys(err, errno, "remove cgroup `%s`", dir);
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        read_pids(dir, &pids, &n);
+        for (size_t k = 0; k < n; k++)
+            kill(pids[k], SIGKILL);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return box_err_sys(err, EBUSY, "remove cgroup `%s`", dir);
+}
+
+static int destroy_mask(struct box_cgroups *cg, unsigned mask, struct box_err *err)
 {
     if (!cg->path)
         return 0;
     int ret = 0;
     for (size_t i = 0; i < cg->n; i++) {
         char dir[PATH_MAX];
-        if (hier_dir(cg, &cg->h[i], dir, sizeof(dir)) < 0)
+        if (!(mask & (1u << i)) || hier_dir(cg, &cg->h[i], dir, sizeof(dir)) < 0)
             continue;
-        /* Processes may still be exiting: kill what is left and retry for
-         * up to ~2 s before giving up. */
-        for (int attempt = 0; attempt < 200; attempt++) {
-            if (rmdir(dir) == 0 || errno == ENOENT)
-                break;
-            if (errno != EBUSY) {
-                if (ret == 0)
-                    ret = box_err_sys(err, errno, "remove cgroup `%s`", dir);
-                break;
-            }
-            _cleanup_free_ pid_t *pids = NULL;
-            size_t n = 0;
-            read_pids(dir, &pids, &n);
-            for (size_t k = 0; k < n; k++)
-                kill(pids[k], SIGKILL);
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            if (attempt == 199 && ret == 0)
-                ret = box_err_sys(err, EBUSY, "remove cgroup `%s`", dir);
-        }
+        int r = destroy_one(dir, ret == 0 ? err : NULL);
+        if (r < 0 && ret == 0)
+            ret = r;
     }
     return ret;
+}
+
+int box_cgroup_destroy(struct box_cgroups *cg, struct box_err *err)
+{
+    return destroy_mask(cg, ~0u, err);
+}
+
+void box_cgroup_destroy_made(struct box_cgroups *cg)
+{
+    destroy_mask(cg, cg->made, NULL);
+    cg->made = 0;
 }
 
 void box_cgroup_free(struct box_cgroups *cg)

@@ -29,7 +29,17 @@ struct box_cgroups {
     enum box_cgroup_layout layout;
     struct box_cgroup_hier h[BOX_CGROUP_MAX_HIER];
     size_t n;
-    char *path; /* the container's cgroup, absolute within each hierarchy */
+    char *path;    /* the container's cgroup, absolute within each hierarchy */
+    unsigned made; /* bit i: this process created the cgroup in hierarchy i */
+};
+
+/* Which hierarchies box_cgroup_create works on: cgroup2 must exist before
+ * the clone (CLONE_INTO_CGROUP); the v1 ones can be made while the init
+ * builds its root. */
+enum box_cgroup_part {
+    BOX_CGROUP_ALL,
+    BOX_CGROUP_V2_PART,
+    BOX_CGROUP_V1_PART
 };
 
 int box_cgroup_detect(struct box_cgroups *cg, struct box_err *err);
@@ -39,9 +49,11 @@ int box_cgroup_dir(const struct box_cgroups *cg, size_t i, char *buf, size_t len
 /* Resolves cgroupsPath (NULL: /box/<id>; relative: below our own cgroup). */
 int box_cgroup_set_path(struct box_cgroups *cg, const char *cgroups_path, const char *id,
                         struct box_err *err);
-/* Creates the cgroup in every hierarchy and applies the resources. On error
- * nothing is left behind. */
-int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec, struct box_err *err);
+/* Creates the cgroup in the hierarchies of `part` and applies the resources.
+ * A cgroup that exists already is refused, never shared or touched. On error
+ * nothing made by this call is left behind. */
+int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
+                      enum box_cgroup_part part, struct box_err *err);
 /* Moves pid into the cgroup in every hierarchy (but cgroup2 with skip_v2,
  * when the process was cloned straight into it). */
 int box_cgroup_attach(struct box_cgroups *cg, pid_t pid, bool skip_v2, struct box_err *err);
@@ -55,6 +67,8 @@ int box_cgroup_v2_open(const struct box_cgroups *cg);
 int box_cgroup_signal_all(struct box_cgroups *cg, int sig, struct box_err *err);
 /* Kills what is left and removes the cgroup from every hierarchy. */
 int box_cgroup_destroy(struct box_cgroups *cg, struct box_err *err);
+/* The same, only where this process made it (undoing a failed create). */
+void box_cgroup_destroy_made(struct box_cgroups *cg);
 void box_cgroup_free(struct box_cgroups *cg);
 const char *box_cgroup_layout_name(enum box_cgroup_layout l);
 

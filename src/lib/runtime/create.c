@@ -171,7 +171,7 @@ struct creating {
     struct box_state st;
     int rootfd, console_fd, listen_fd, sync[2], pidfd;
     pid_t pid;
-    bool cgroup_made, cloned_into_v2;
+    bool cloned_into_v2;
 };
 
 static void creating_init(struct creating *c)
@@ -200,8 +200,7 @@ static void teardown(struct creating *c)
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    if (c->cgroup_made)
-        box_cgroup_destroy(&c->cg, NULL);
+    box_cgroup_destroy_made(&c->cg);
     if (c->dir.fd >= 0)
         box_container_dir_remove(&c->dir, NULL);
 }
@@ -361,10 +360,13 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
      * crash from here on finds everything to remove. */
     if (box_state_write(c->dir.fd, &c->st, err) < 0)
         return -err->code;
-    c->cgroup_made = true;
-    if (box_cgroup_create(&c->cg, s, err) < 0)
+    /* cgroup2 first (the init is cloned straight into it); the v1
+     * hierarchies while the init already builds its root. */
+    if (box_cgroup_create(&c->cg, s, BOX_CGROUP_V2_PART, err) < 0)
         return -err->code;
     if (spawn_init(c, o, err) < 0)
+        return -err->code;
+    if (box_cgroup_create(&c->cg, s, BOX_CGROUP_V1_PART, err) < 0)
         return -err->code;
     /* In a new user namespace the init cannot write the host's cgroup
      * files: place it from here. Otherwise it joins by itself. */

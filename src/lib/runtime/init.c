@@ -250,13 +250,36 @@ static int prepare_fds(const struct box_init *in, struct box_err *err)
     return 0;
 }
 
+/* The parent makes the v1 cgroups while we build the root: before the first
+ * cgroup mount (or after all mounts) we wait for them, join them, and only
+ * then enter a new cgroup namespace, which roots itself where we stand. */
+struct cgroup_step {
+    const struct box_init *in;
+    pid_t *host_pid;
+    bool done;
+};
+
+static int cgroup_ready(void *ctx, struct box_err *err)
+{
+    struct cgroup_step *st = ctx;
+    const struct box_init *in = st->in;
+    if (st->done)
+        return 0;
+    st->done = true;
+    if (!in->wait_go_first && wait_parent(in, BOX_SYNC_GO, st->host_pid, err) < 0)
+        return -err->code;
+    if (in->join_cgroup && box_cgroup_join_self(in->cgroups, in->cloned_into_v2, err) < 0)
+        return -err->code;
+    if (in->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+        return box_err_sys(err, errno, "unshare cgroup namespace");
+    return 0;
+}
+
 /* Everything up to pivot_root. Returns the pty peer when a terminal was
  * asked for, else -1. */
 static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
 {
     const struct box_spec *s = in->spec;
-    if (in->join_cgroup && box_cgroup_join_self(in->cgroups, in->cloned_into_v2, err) < 0)
-        fail(in, err);
     if (in->wait_go_first) {
         if (wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
             fail(in, err);
@@ -267,8 +290,6 @@ static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err
     }
     if (join_namespaces(s, err) < 0)
         fail(in, err);
-    if (in->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-        fail(in, (box_err_sys(err, errno, "unshare cgroup namespace"), err));
     if (in->new_timens && unshare(CLONE_NEWTIME) < 0)
         fail(in, (box_err_sys(err, errno, "unshare time namespace"), err));
     if (s->hostname && *s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
@@ -283,7 +304,10 @@ static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err
         if (box_write_string(AT_FDCWD, "/proc/self/oom_score_adj", v, err) < 0)
             fail(in, (box_err_prefix(err, "process.oomScoreAdj"), err));
     }
-    struct box_rootfs r = {.spec = s,
+    struct cgroup_step step = {.in = in, .host_pid = host_pid};
+    struct box_rootfs r = {.cgroup_ready = cgroup_ready,
+                           .ctx = &step,
+                           .spec = s,
                            .rootfs = in->rootfs,
                            .bundle = in->bundle,
                            .cgroups = in->cgroups,
@@ -297,7 +321,7 @@ static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err
     int cwd = box_root_mkdirs(r.rootfd, s->process.cwd, 0755, NULL);
     if (cwd >= 0)
         close(cwd);
-    if (!in->wait_go_first && wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
+    if (cgroup_ready(&step, err) < 0)
         fail(in, err);
     if (in->parent_hooks) {
         box_sync_send(in->sync_fd, BOX_SYNC_HOOKS, NULL);

@@ -241,8 +241,11 @@ static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box
     _cleanup_close_ int tfd = open_target(r, m, false, err);
     if (tfd < 0)
         return tfd;
-    if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0)
+    if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0) {
+        if (r->cgroup_ready && r->cgroup_ready(r->ctx, err) < 0)
+            return -err->code;
         return mount_cgroup(r, m, tfd, err);
+    }
     struct box_fdpath tp = box_fdpath(tfd);
     unsigned long flags = m->flags & ~(MS_REMOUNT);
     const char *src = m->source && *m->source ? m->source : m->type;

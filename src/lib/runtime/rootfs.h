@@ -19,6 +19,10 @@ struct box_rootfs {
     bool cgroupns;
     int rootfd;    /* O_PATH on the rootfs bind, set by box_rootfs_prepare */
     int devnullfd; /* the host's /dev/null, for masking */
+    /* Called once before the first cgroup mount: the init must be in its
+     * cgroup (and cgroup namespace) by then. */
+    int (*cgroup_ready)(void *ctx, struct box_err *err);
+    void *ctx;
 };
 
 /* Propagation, the rootfs bind, every mount, devices and links. */
