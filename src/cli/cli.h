@@ -34,6 +34,7 @@ int box_cmd_state(struct box_cli *cli, int argc, char **argv);
 int box_cmd_kill(struct box_cli *cli, int argc, char **argv);
 int box_cmd_delete(struct box_cli *cli, int argc, char **argv);
 int box_cmd_run(struct box_cli *cli, int argc, char **argv);
+int box_cmd_exec(struct box_cli *cli, int argc, char **argv);
 int box_cmd_list(struct box_cli *cli, int argc, char **argv);
 int box_cmd_spec(struct box_cli *cli, int argc, char **argv);
 int box_cmd_features(struct box_cli *cli, int argc, char **argv);

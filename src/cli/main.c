@@ -22,6 +22,7 @@ static const char usage[] =
     "  kill      send a signal to a container's init (or all its processes)\n"
     "  delete    delete a container and everything it holds\n"
     "  run       create and start a container\n"
+    "  exec      run a new process in a running container\n"
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
@@ -40,10 +41,10 @@ static const struct {
     const char *name;
     int (*fn)(struct box_cli *, int, char **);
 } commands[] = {
-    {"create", box_cmd_create},     {"start", box_cmd_start},   {"state", box_cmd_state},
-    {"kill", box_cmd_kill},         {"delete", box_cmd_delete}, {"run", box_cmd_run},
-    {"list", box_cmd_list},         {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},
-    {"features", box_cmd_features},
+    {"create", box_cmd_create}, {"start", box_cmd_start},       {"state", box_cmd_state},
+    {"kill", box_cmd_kill},     {"delete", box_cmd_delete},     {"run", box_cmd_run},
+    {"exec", box_cmd_exec},     {"list", box_cmd_list},         {"ps-list", box_cmd_list},
+    {"spec", box_cmd_spec},     {"features", box_cmd_features},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box

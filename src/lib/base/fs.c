@@ -185,3 +185,22 @@ int box_remove_tree(int dirfd, const char *name)
 {
     return remove_tree_depth(dirfd, name, 0, 0);
 }
+
+int box_write_pid_file(const char *path, pid_t pid, struct box_err *err)
+{
+    char abs[PATH_MAX], dir[PATH_MAX], num[24];
+    if (path[0] == '/')
+        snprintf(abs, sizeof(abs), "%s", path);
+    else if (!getcwd(dir, sizeof(dir)) || snprintf(abs, sizeof(abs), "%s/%s", dir, path) < 0)
+        return box_err_sys(err, errno, "--pid-file");
+    snprintf(dir, sizeof(dir), "%s", abs);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return box_err_sys(err, errno, "--pid-file `%s`", path);
+    int n = snprintf(num, sizeof(num), "%d", (int)pid);
+    if (box_write_file_atomic(dfd, slash + 1, num, (size_t)n, 0644, err) < 0)
+        return box_err_prefix(err, "--pid-file");
+    return 0;
+}

@@ -17,6 +17,9 @@ int box_read_fd(int fd, size_t max, char **out, size_t *len);
 /* Writes data to dirfd/name through a temp file and rename. */
 int box_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                           struct box_err *err);
+/* Writes pid in decimal to path (relative to the cwd) atomically: a reader
+ * never sees an empty or partial pid file (--pid-file). */
+int box_write_pid_file(const char *path, pid_t pid, struct box_err *err);
 /* One write(2) of a string into an existing file (sysfs, procfs, cgroupfs). */
 int box_write_string(int dirfd, const char *path, const char *s, struct box_err *err);
 /* Writes the whole buffer, retrying on EINTR and short writes. */

@@ -103,6 +103,32 @@ const char *box_signal_name(int sig)
     return NULL;
 }
 
+int box_parse_user(const char *s, uint32_t *uid, uint32_t *gid, bool *has_gid)
+{
+    if (!s)
+        return -EINVAL;
+    const char *colon = strchr(s, ':');
+    char buf[24];
+    size_t ulen = colon ? (size_t)(colon - s) : strlen(s);
+    if (ulen == 0 || ulen >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, ulen);
+    buf[ulen] = '\0';
+    uint64_t u, g = 0;
+    int r = box_parse_u64(buf, UINT32_MAX - 1, &u);
+    if (r < 0)
+        return r;
+    if (colon) {
+        r = box_parse_u64(colon + 1, UINT32_MAX - 1, &g);
+        if (r < 0)
+            return r;
+    }
+    *uid = (uint32_t)u;
+    *gid = (uint32_t)g;
+    *has_gid = colon != NULL;
+    return 0;
+}
+
 int box_id_validate(const char *id, struct box_err *err)
 {
     if (!id || !*id)

@@ -18,6 +18,9 @@ int box_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int box_parse_signal(const char *s, int *sig);
 /* Name of a signal without the SIG prefix, or NULL. */
 const char *box_signal_name(int sig);
+/* "UID" or "UID:GID", decimal, each in [0, 4294967294]: 4294967295 is the
+ * kernel's "no change", so never an id. has_gid tells whether GID was given. */
+int box_parse_user(const char *s, uint32_t *uid, uint32_t *gid, bool *has_gid);
 /* Container ids: 1..BOX_ID_MAX chars of [A-Za-z0-9_.+-], not "." or "..". */
 int box_id_validate(const char *id, struct box_err *err);
 

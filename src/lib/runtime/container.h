@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/base/err.h"
@@ -37,5 +38,30 @@ int box_container_delete(const char *root, const char *id, bool force,
  * container's status (128+N when killed by signal N), then deletes it. */
 int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
                       void (*warn)(const char *msg), struct box_err *err);
+
+/* exec: a new process in a running container, in all its namespaces and
+ * its cgroup, with the container's process settings unless overridden. */
+struct box_exec_opts {
+    const char *root, *id;
+    const char *process_file; /* --process: an OCI process object as JSON */
+    char **args;              /* NULL-terminated; required without --process */
+    bool tty;
+    const char *console_socket;
+    const char *cwd;
+    char **env; /* appended to the container's */
+    bool has_user, has_gid;
+    uint32_t uid, gid;
+    uint32_t *gids; /* --additional-gids */
+    size_t n_gids;
+    char **caps; /* added to the bounding, effective and permitted sets */
+    bool detach;
+    const char *pid_file;
+    unsigned preserve_fds;
+    bool no_new_privs;
+};
+
+/* In the foreground fills *exit_code with the process's status (128+N when
+ * killed by signal N); with detach returns once it has been exec'd. */
+int box_container_exec(const struct box_exec_opts *o, int *exit_code, struct box_err *err);
 
 #endif

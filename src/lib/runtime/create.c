@@ -133,25 +133,6 @@ static int write_idmap(pid_t pid, const char *file, const struct box_idmap *m, s
     return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct box_err *err)
-{
-    char abs[PATH_MAX], dir[PATH_MAX], num[24];
-    if (path[0] == '/')
-        snprintf(abs, sizeof(abs), "%s", path);
-    else if (!getcwd(dir, sizeof(dir)) || snprintf(abs, sizeof(abs), "%s/%s", dir, path) < 0)
-        return box_err_sys(err, errno, "--pid-file");
-    snprintf(dir, sizeof(dir), "%s", abs);
-    char *slash = strrchr(dir, '/');
-    *slash = '\0';
-    _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return box_err_sys(err, errno, "--pid-file `%s`", path);
-    int n = snprintf(num, sizeof(num), "%d", (int)pid);
-    if (box_write_file_atomic(dfd, slash + 1, num, (size_t)n, 0644, err) < 0)
-        return box_err_prefix(err, "--pid-file");
-    return 0;
-}
-
 /* clone3 without CLONE_VM behaves like fork: no separate stack is needed. */
 static pid_t clone_init(uint64_t flags, int *pidfd, int cgroup_fd)
 {
@@ -388,7 +369,7 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
         return -err->code;
     if (renameat(c->dir.fd, BOX_EXEC_SOCK_NEW, c->dir.fd, BOX_EXEC_SOCK) < 0)
         return box_err_sys(err, errno, "publish the start socket");
-    if (o->pid_file && write_pid_file(o->pid_file, c->pid, err) < 0)
+    if (o->pid_file && box_write_pid_file(o->pid_file, c->pid, err) < 0)
         return -err->code;
     return 0;
 }

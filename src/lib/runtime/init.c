@@ -21,6 +21,7 @@
 #include "lib/base/fs.h"
 #include "lib/base/resolve.h"
 #include "lib/runtime/hooks.h"
+#include "lib/runtime/launch.h"
 #include "lib/runtime/process.h"
 #include "lib/runtime/rootfs.h"
 #include "lib/runtime/sync.h"
@@ -37,9 +38,6 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-extern const unsigned char box_trampoline_start[];
-extern const unsigned char box_trampoline_end[];
 
 char *box_hook_state_json(const struct box_spec *spec, const char *id, const char *status,
                           pid_t pid, const char *bundle, const char *rootfs)
@@ -64,28 +62,6 @@ char *box_hook_state_json(const struct box_spec *spec, const char *id, const cha
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
-}
-
-/* Closes every fd from `first` up, except those in keep: the init must hold
- * nothing of the runtime's (state root, lock, bundle) that a process could
- * reach through /proc/self/fd (CVE-2024-21626). */
-static void close_fds_except(unsigned first, int *keep, size_t n)
-{
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    unsigned lo = first;
-    for (size_t i = 0; i < n; i++) {
-        if (keep[i] < 0 || (unsigned)keep[i] < lo)
-            continue;
-        if ((unsigned)keep[i] > lo)
-            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-        lo = (unsigned)keep[i] + 1;
-    }
-    syscall(SYS_close_range, lo, ~0U, 0);
 }
 
 static void __attribute__((noreturn)) fail(const struct box_init *in, struct box_err *err)
@@ -182,72 +158,10 @@ static int console_prepare(const struct box_init *in, int rootfd, struct box_err
     struct box_fdpath pp = box_fdpath(peer), cp = box_fdpath(console);
     if (mount(pp.s, cp.s, NULL, MS_BIND, NULL) < 0)
         return box_err_sys(err, errno, "process.terminal: bind the pty on /dev/console");
-    char dummy = 'p';
-    struct iovec iov = {&dummy, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (sendmsg(in->console_fd, &msg, MSG_NOSIGNAL) < 0)
+    if (box_launch_send_fd(in->console_fd, master) < 0)
         return box_err_sys(err, errno, "--console-socket: send the pty master");
     close(in->console_fd);
     return box_steal_fd(&peer);
-}
-
-/* Makes the pty the session's controlling terminal and the program's stdio. */
-static int console_attach(int peer, struct box_err *err)
-{
-    if (setsid() < 0 || ioctl(peer, TIOCSCTTY, 0) < 0)
-        return box_err_sys(err, errno, "process.terminal: make the pty the controlling terminal");
-    for (int fd = 0; fd < 3; fd++)
-        if (dup2(peer, fd) < 0)
-            return box_err_sys(err, errno, "process.terminal: attach stdio");
-    close(peer);
-    return 0;
-}
-
-/* The trampoline in a sealed memfd: nothing can write to it, and
- * /proc/self/exe of the process that execs the program points at it. */
-static int trampoline_fd(struct box_err *err)
-{
-    /* Both symbols delimit one object, the embedded file (blob.S). */
-    // cppcheck-suppress comparePointers
-    size_t len = (size_t)(box_trampoline_end - box_trampoline_start);
-    int fd = memfd_create("box-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL)
-        fd = memfd_create("box-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-        return box_err_sys(err, errno, "memfd for the trampoline");
-    if (box_write_all(fd, box_trampoline_start, len) < 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        int e = errno;
-        close(fd);
-        return box_err_sys(err, e, "seal the trampoline");
-    }
-    return fd;
-}
-
-static int prepare_fds(const struct box_init *in, struct box_err *err)
-{
-    /* Only stdio and the preserved fds reach the program: everything else
-     * is close-on-exec now, the caller's stray fds included. */
-    unsigned first = 3 + in->preserve_fds;
-    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = (int)first; fd < 65536; fd++)
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    for (unsigned fd = 3; fd < first; fd++)
-        if (fcntl((int)fd, F_SETFD, 0) < 0)
-            return box_err_sys(err, errno, "--preserve-fds: fd %u is not open", fd);
-    return 0;
 }
 
 /* The parent makes the v1 cgroups while we build the root: before the first
@@ -355,13 +269,13 @@ void box_init_main(const struct box_init *in)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
     int keep[] = {in->sync_fd, in->listen_fd, in->console_fd};
-    close_fds_except(3 + in->preserve_fds, keep, BOX_ARRAY_SIZE(keep));
+    box_launch_close_fds_except(3 + in->preserve_fds, keep, BOX_ARRAY_SIZE(keep));
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
     int peer = setup(in, &host_pid, &err);
-    if (peer >= 0 && console_attach(peer, &err) < 0)
+    if (peer >= 0 && box_launch_console_attach(peer, &err) < 0)
         fail(in, &err);
     if (box_process_rlimits(p, &err) < 0)
         fail(in, &err);
@@ -382,8 +296,8 @@ void box_init_main(const struct box_init *in)
     if (box_process_find_program(p, prog, sizeof(prog), &err) < 0)
         fail(in, &err);
     umask(p->has_umask ? p->umask : 022);
-    int tramp = trampoline_fd(&err);
-    if (tramp < 0 || prepare_fds(in, &err) < 0)
+    int tramp = box_launch_trampoline_fd(&err);
+    if (tramp < 0 || box_launch_prepare_fds(in->preserve_fds, &err) < 0)
         fail(in, &err);
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(in, (box_err_sys(&err, errno, "process.noNewPrivileges"), &err));

@@ -19,64 +19,15 @@
 #include "lib/runtime/container.h"
 #include "lib/runtime/hooks.h"
 #include "lib/runtime/init.h"
+#include "lib/runtime/opened.h"
 #include "lib/runtime/spec.h"
 #include "lib/runtime/state.h"
-
-struct opened {
-    int rootfd;
-    struct box_container_dir dir;
-    struct box_state st;
-    struct box_spec spec; /* hooks of the stored config */
-};
-
-static void opened_free(struct opened *o)
-{
-    box_container_dir_close(&o->dir);
-    box_state_free(&o->st);
-    box_spec_free(&o->spec);
-    if (o->rootfd >= 0)
-        close(o->rootfd);
-    o->rootfd = -1;
-}
-
-/* Validates the id, locks the container and reads its state and config. */
-static int open_container(const char *root, const char *id, struct opened *o, struct box_err *err)
-{
-    memset(o, 0, sizeof(*o));
-    o->rootfd = -1;
-    o->dir.fd = -1;
-    if (box_id_validate(id, err) < 0)
-        return -err->code;
-    o->rootfd = box_state_root_open(root, false, err);
-    if (o->rootfd < 0)
-        return o->rootfd == -ENOENT ? box_err_set(err, ENOENT, "container `%s` does not exist", id)
-                                    : o->rootfd;
-    if (box_container_dir_open(o->rootfd, id, &o->dir, err) < 0 ||
-        box_state_read(o->rootfd, id, &o->st, err) < 0)
-        return -err->code;
-    if (o->st.config) {
-        char *text = json_dumps(o->st.config, JSON_COMPACT);
-        int r = text ? box_spec_parse(text, strlen(text), &o->spec, err) : -ENOMEM;
-        free(text);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-static void load_cgroups(const struct opened *o, struct box_cgroups *cg)
-{
-    memset(cg, 0, sizeof(*cg));
-    if (!o->st.cgroup || box_cgroup_detect(cg, NULL) < 0)
-        return;
-    cg->path = strdup(o->st.cgroup);
-}
 
 int box_container_start(const char *root, const char *id, void (*warn)(const char *msg),
                         struct box_err *err)
 {
-    struct opened o;
-    int r = open_container(root, id, &o, err);
+    struct box_opened o;
+    int r = box_opened_open(root, id, &o, err);
     if (r < 0)
         goto out;
     enum box_status s = box_state_status(o.rootfd, &o.st);
@@ -125,7 +76,7 @@ int box_container_start(const char *root, const char *id, void (*warn)(const cha
     free(st);
     r = 0;
 out:
-    opened_free(&o);
+    box_opened_free(&o);
     return r;
 }
 
@@ -172,7 +123,7 @@ int box_container_list(const char *root, json_t **list, struct box_err *err)
     return 0;
 }
 
-static int signal_init(const struct opened *o, int sig, struct box_err *err)
+static int signal_init(const struct box_opened *o, int sig, struct box_err *err)
 {
     int pidfd = box_pidfd_checked(o->st.pid, o->st.start_time);
     if (pidfd < 0)
@@ -187,8 +138,8 @@ static int signal_init(const struct opened *o, int sig, struct box_err *err)
 
 int box_container_kill(const char *root, const char *id, int sig, bool all, struct box_err *err)
 {
-    struct opened o;
-    int r = open_container(root, id, &o, err);
+    struct box_opened o;
+    int r = box_opened_open(root, id, &o, err);
     if (r < 0)
         goto out;
     enum box_status s = box_state_status(o.rootfd, &o.st);
@@ -199,7 +150,7 @@ int box_container_kill(const char *root, const char *id, int sig, bool all, stru
     }
     if (all) {
         struct box_cgroups cg;
-        load_cgroups(&o, &cg);
+        box_opened_cgroups(&o, &cg);
         r = cg.path ? box_cgroup_signal_all(&cg, sig, err) : 0;
         box_cgroup_free(&cg);
         if (r < 0)
@@ -209,12 +160,12 @@ int box_container_kill(const char *root, const char *id, int sig, bool all, stru
     if (r == -ESRCH && all)
         r = 0;
 out:
-    opened_free(&o);
+    box_opened_free(&o);
     return r;
 }
 
 /* Waits up to ~5 s for the init (not our child) to be gone. */
-static void wait_gone(const struct opened *o)
+static void wait_gone(const struct box_opened *o)
 {
     int pidfd = box_pidfd_checked(o->st.pid, o->st.start_time);
     if (pidfd < 0)
@@ -227,8 +178,8 @@ static void wait_gone(const struct opened *o)
 int box_container_delete(const char *root, const char *id, bool force,
                          void (*warn)(const char *msg), struct box_err *err)
 {
-    struct opened o;
-    int r = open_container(root, id, &o, err);
+    struct box_opened o;
+    int r = box_opened_open(root, id, &o, err);
     if (r == -ENOENT && force) {
         box_err_clear(err);
         r = 0; /* delete --force is idempotent */
@@ -242,7 +193,7 @@ int box_container_delete(const char *root, const char *id, bool force,
         goto out;
     }
     struct box_cgroups cg;
-    load_cgroups(&o, &cg);
+    box_opened_cgroups(&o, &cg);
     if (s == BOX_STATUS_RUNNING || s == BOX_STATUS_CREATED) {
         if (cg.path)
             box_cgroup_signal_all(&cg, SIGKILL, NULL);
@@ -267,33 +218,8 @@ int box_container_delete(const char *root, const char *id, bool force,
     }
     r = box_container_dir_remove(&o.dir, err);
 out:
-    opened_free(&o);
+    box_opened_free(&o);
     return r;
-}
-
-static int wait_foreground(pid_t pid, const sigset_t *set, int *exit_code)
-{
-    for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(set, &si);
-        if (sig < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (sig != SIGCHLD) {
-            kill(pid, sig); /* our unreaped child: the pid cannot be reused */
-            continue;
-        }
-        int status;
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) {
-            *exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-            return 0;
-        }
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ; /* other children: hooks are waited for where they run */
-    }
 }
 
 int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
@@ -320,7 +246,7 @@ int box_container_run(const struct box_create_opts *o, bool detach, int *exit_co
     }
     if (detach)
         goto out;
-    r = wait_foreground(pid, &set, exit_code);
+    r = box_wait_child(pid, &set, exit_code);
     if (r < 0)
         box_err_sys(err, -r, "wait for container `%s`", o->id);
     struct box_err derr = {0};
