@@ -104,3 +104,35 @@ tty_output() {
     assert_kv isatty.0 0
     assert_kv isatty.1 0
 }
+
+# in_terminal CMD...: CMD with a real terminal as its stdio (script(1)),
+# stdin fed from our stdin; prints what appeared on that terminal.
+in_terminal() {
+    local cmd
+    printf -v cmd '%q ' "$@"
+    script -qec "$cmd" /dev/null | tr -d '\r'
+    return "${PIPESTATUS[0]}"
+}
+
+@test "run in the foreground relays the container's terminal to the caller's (no console socket)" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    set_config '.process.terminal = true'
+    set_args /bin/sh -c 'read line; echo "got=$line"; tty; exit 5'
+    run in_terminal env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" run --bundle "$BUNDLE" "$ID" \
+        < <(sleep 0.5; echo hello-pty)
+    assert_status 5
+    assert_line_present "got=hello-pty"
+    assert_contains "$output" "/dev/pts/"
+}
+
+@test "exec -t in the foreground relays the process's terminal to the caller's" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    set_args /bin/boxcheck sleep 120
+    start_detached "$ID"
+    wait_status "$ID" running
+    run in_terminal env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" exec -t "$ID" \
+        /bin/sh -c 'read line; echo "got=$line"; tty; exit 6' < <(sleep 0.5; echo hello-exec)
+    assert_status 6
+    assert_line_present "got=hello-exec"
+    assert_contains "$output" "/dev/pts/"
+}

@@ -171,7 +171,8 @@ deny_profile() {
 
 # A seccomp agent: takes one connection on $1, writes what it received to
 # $2 (the container process state) and "fd=yes" to $2.fd when the fd came
-# with it, then answers the first notification with -EROFS and records it.
+# with it, then, with $3 = serve, answers the first notification with
+# -EROFS and records it.
 write_listener() {
     cat >"$1" <<'EOF'
 import array, fcntl, json, os, socket, struct, sys
@@ -197,6 +198,8 @@ with open(out, "w") as f:
     f.write(data.decode())
 with open(out + ".fd", "w") as f:
     f.write("fd=%s\n" % ("yes" if len(fds) == 1 else "no"))
+if sys.argv[3:] != ["serve"]:
+    sys.exit(0)
 # struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes)
 NOTIF_RECV, NOTIF_SEND = 0xC0502100, 0xC0182101
 req = bytearray(80)
@@ -213,7 +216,7 @@ EOF
     sock=$ACC_DIR/t$BATS_TEST_NUMBER.agent.sock
     got=$ACC_DIR/t$BATS_TEST_NUMBER.agent.json
     write_listener "$ACC_DIR/t$BATS_TEST_NUMBER.agent.py"
-    python3 "$ACC_DIR/t$BATS_TEST_NUMBER.agent.py" "$sock" "$got" 3>&- &
+    python3 "$ACC_DIR/t$BATS_TEST_NUMBER.agent.py" "$sock" "$got" serve 3>&- &
     agent=$!
     wait_for 10 test -e "$got.ready"
     set_seccomp "$(jq -nc --arg sock "$sock" '{defaultAction: "SCMP_ACT_ALLOW",
@@ -247,4 +250,50 @@ EOF
         assert_one_line_error linux.seccomp.listenerPath nobody.sock
     fi
     assert_no_residue
+}
+
+@test "seccomp: exec'd processes run under the container's filter" {
+    set_config '.process.noNewPrivileges = false'
+    set_seccomp "$(deny_profile SCMP_ACT_ERRNO '"errnoRet": 38')"
+    set_args /bin/boxcheck sleep 120
+    start_detached "$ID"
+    wait_status "$ID" running
+    # loaded before the credentials (no noNewPrivileges), and as a user
+    run box exec --user 1000:1000 "$ID" /bin/sh -c 'mkdir /tmp/denied; echo "mkdir=$?"' </dev/null
+    assert_status 0
+    assert_contains "$output" "Function not implemented"
+    assert_line_present mkdir=1
+    # loaded last (no_new_privs set)
+    run box exec --no-new-privs "$ID" /bin/sh -c 'mkdir /tmp/denied; echo "mkdir=$?";
+        exec /bin/boxcheck report' </dev/null
+    assert_status 0
+    assert_line_present mkdir=1
+    assert_kv seccomp 2
+    assert_kv no_new_privs 1
+    box kill "$ID" KILL
+    wait_status "$ID" stopped
+    box delete "$ID"
+}
+
+@test "seccomp: exec into a container with SCMP_ACT_NOTIFY is refused, not left unfiltered" {
+    require_box "box does not pass an exec's listener fd on yet"
+    command -v python3 >/dev/null || skip "python3 is not installed (the test's listener)"
+    sock=$ACC_DIR/t$BATS_TEST_NUMBER.agent.sock
+    got=$ACC_DIR/t$BATS_TEST_NUMBER.agent.json
+    write_listener "$ACC_DIR/t$BATS_TEST_NUMBER.agent.py"
+    python3 "$ACC_DIR/t$BATS_TEST_NUMBER.agent.py" "$sock" "$got" 3>&- &
+    agent=$!
+    wait_for 10 test -e "$got.ready"
+    set_seccomp "$(jq -nc --arg sock "$sock" '{defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: $sock, syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY"}]}')"
+    set_args /bin/boxcheck sleep 120
+    start_detached "$ID"
+    wait "$agent" || fail "the listener failed (exit $?)"
+    wait_status "$ID" running
+    run --separate-stderr box exec "$ID" /bin/true </dev/null
+    assert_status 255
+    assert_one_line_error linux.seccomp SCMP_ACT_NOTIFY
+    box kill "$ID" KILL
+    wait_status "$ID" stopped
+    box delete "$ID"
 }

@@ -17,6 +17,8 @@ struct box_create_opts {
     const char *bundle; /* default "." */
     const char *pid_file;
     const char *console_socket;
+    bool has_console_fd; /* run -t: our end of a socketpair instead of a path */
+    int console_fd;
     bool no_pivot;
     unsigned preserve_fds;
 };

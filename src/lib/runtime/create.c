@@ -67,7 +67,7 @@ static int prepare(const struct box_create_opts *o, struct box_prepared *pp, str
         return box_err_sys(err, errno, "root.path `%s`", root);
     if (!S_ISDIR(st.st_mode))
         return box_err_set(err, ENOTDIR, "root.path `%s`: not a directory", root);
-    if (pp->spec.process.terminal && !o->console_socket)
+    if (pp->spec.process.terminal && !o->console_socket && !o->has_console_fd)
         return box_err_set(err, EINVAL,
                            "process.terminal is true: --console-socket is required (or set "
                            "terminal to false)");
@@ -317,6 +317,8 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
         return -err->code;
     if (o->console_socket && (c->console_fd = connect_console(o->console_socket, err)) < 0)
         return -err->code;
+    if (o->has_console_fd && (c->console_fd = fcntl(o->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return box_err_sys(err, errno, "console");
     if (box_cgroup_detect(&c->cg, err) < 0 ||
         box_cgroup_set_path(&c->cg, s->cgroups_path, o->id, err) < 0)
         return -err->code;

@@ -29,6 +29,7 @@
 #include "lib/runtime/opened.h"
 #include "lib/runtime/process.h"
 #include "lib/runtime/spec_json.h"
+#include "lib/runtime/tty.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -44,6 +45,7 @@ struct exec_ctx {
     int pidfd;    /* the container's init */
     int sync[2];  /* [0] ours, [1] the child's: errors, or EOF once exec'd */
     int console;  /* connected --console-socket, or -1 */
+    int relay;    /* exec -t in the foreground: our end of the console pair */
     int cgroupfd; /* the container's cgroup2 directory, or -1 */
     uint64_t ns_flags;
 };
@@ -158,8 +160,8 @@ static int build_process(struct exec_ctx *c, const struct box_opened *op, struct
         return box_err_set(err, EINVAL, "process.args: must name a program");
     if (!p->cwd || p->cwd[0] != '/')
         return box_err_set(err, EINVAL, "process.cwd: must be an absolute path");
-    if (p->terminal && !o->console_socket)
-        return box_err_set(err, EINVAL, "exec --tty: --console-socket is required");
+    if (p->terminal && !o->console_socket && o->detach)
+        return box_err_set(err, EINVAL, "exec --tty --detach: --console-socket is required");
     return 0;
 }
 
@@ -351,6 +353,16 @@ static int do_exec(struct exec_ctx *c, pid_t *pid, const sigset_t *set, int *exi
         r = c->console;
         goto out;
     }
+    /* exec -t in the foreground: the pty master comes back to us. */
+    int pair[2] = {-1, -1};
+    if (c->spec.process.terminal && !o->console_socket) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+            r = box_err_sys(err, errno, "exec --tty: socketpair");
+            goto out;
+        }
+        c->console = pair[1];
+        c->relay = pair[0];
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0) {
         r = box_err_sys(err, errno, "exec: socketpair");
         goto out;
@@ -365,7 +377,20 @@ static int do_exec(struct exec_ctx *c, pid_t *pid, const sigset_t *set, int *exi
         goto out;
     if (o->pid_file && (r = box_write_pid_file(o->pid_file, *pid, err)) < 0)
         goto out;
-    if (!o->detach && (r = box_wait_child(*pid, set, exit_code)) < 0)
+    if (c->relay >= 0) {
+        close(c->console);
+        c->console = -1;
+        int master = box_tty_recv_master(c->relay, err);
+        if (master < 0) {
+            r = master;
+            goto out;
+        }
+        r = box_tty_relay(master, *pid, set, exit_code);
+        close(master);
+    } else if (!o->detach) {
+        r = box_wait_child(*pid, set, exit_code);
+    }
+    if (r < 0)
         box_err_sys(err, -r, "wait for the exec process");
 out:
     box_opened_free(&op);
@@ -374,7 +399,8 @@ out:
 
 int box_container_exec(const struct box_exec_opts *o, int *exit_code, struct box_err *err)
 {
-    struct exec_ctx c = {.o = o, .pidfd = -1, .sync = {-1, -1}, .console = -1, .cgroupfd = -1};
+    struct exec_ctx c = {
+        .o = o, .pidfd = -1, .sync = {-1, -1}, .console = -1, .relay = -1, .cgroupfd = -1};
     static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
                                     SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
     sigset_t set, old;
@@ -387,7 +413,7 @@ int box_container_exec(const struct box_exec_opts *o, int *exit_code, struct box
     *exit_code = 0;
     int r = do_exec(&c, &pid, &set, exit_code, err);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    int fds[] = {c.pidfd, c.sync[0], c.sync[1], c.console, c.cgroupfd};
+    int fds[] = {c.pidfd, c.sync[0], c.sync[1], c.console, c.relay, c.cgroupfd};
     for (size_t i = 0; i < BOX_ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -22,6 +22,7 @@
 #include "lib/runtime/opened.h"
 #include "lib/runtime/spec.h"
 #include "lib/runtime/state.h"
+#include "lib/runtime/tty.h"
 
 int box_container_start(const char *root, const char *id, void (*warn)(const char *msg),
                         struct box_err *err)
@@ -234,10 +235,25 @@ int box_container_run(const struct box_create_opts *o, bool detach, int *exit_co
         sigaddset(&set, forwarded[i]);
     if (!detach)
         sigprocmask(SIG_BLOCK, &set, &old);
+    /* In the foreground without a console socket, a terminal the config
+     * asks for comes to us over a socketpair and is relayed to our stdio. */
+    struct box_create_opts co = *o;
+    int pair[2] = {-1, -1}, master = -1;
+    if (!detach && !o->console_socket &&
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+        co.has_console_fd = true;
+        co.console_fd = pair[1];
+    }
     pid_t pid = 0; /* our child until it exits: `run` waits for it */
-    int r = box_container_create(o, &pid, err);
+    int r = box_container_create(&co, &pid, err);
+    if (pair[1] >= 0)
+        close(pair[1]);
     if (r < 0)
         goto out;
+    if (pair[0] >= 0) {
+        fcntl(pair[0], F_SETFL, O_NONBLOCK);
+        master = box_tty_recv_master(pair[0], NULL); /* the init sent it before READY */
+    }
     r = box_container_start(o->root, o->id, warn, err);
     if (r < 0) {
         struct box_err derr = {0};
@@ -246,13 +262,18 @@ int box_container_run(const struct box_create_opts *o, bool detach, int *exit_co
     }
     if (detach)
         goto out;
-    r = box_wait_child(pid, &set, exit_code);
+    r = master >= 0 ? box_tty_relay(master, pid, &set, exit_code)
+                    : box_wait_child(pid, &set, exit_code);
     if (r < 0)
         box_err_sys(err, -r, "wait for container `%s`", o->id);
     struct box_err derr = {0};
     if (box_container_delete(o->root, o->id, true, warn, &derr) < 0 && warn)
         warn(derr.msg);
 out:
+    if (pair[0] >= 0)
+        close(pair[0]);
+    if (master >= 0)
+        close(master);
     if (!detach)
         sigprocmask(SIG_SETMASK, &old, NULL);
     return r;
