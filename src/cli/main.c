@@ -78,6 +78,16 @@ static void print_version(void)
 int main(int argc, char **argv)
 {
     struct box_cli cli = {.root = "/run/box", .argv0 = argv[0]};
+    /* Rootless: state lives in the user's runtime directory. */
+    char user_root[PATH_MAX];
+    if (geteuid() != 0) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (xdg && *xdg)
+            snprintf(user_root, sizeof(user_root), "%s/box", xdg);
+        else
+            snprintf(user_root, sizeof(user_root), "/tmp/box-%u", (unsigned)geteuid());
+        cli.root = user_root;
+    }
     static const struct option opts[] = {
         {"root", required_argument, 0, 'r'},
         {"log", required_argument, 0, 'l'},

@@ -507,6 +507,8 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
                       enum box_cgroup_part part, struct box_err *err)
 {
     unsigned made = 0;
+    if (!cg->path)
+        return 0;
     for (size_t i = 0; i < cg->n; i++) {
         struct box_cgroup_hier *h = &cg->h[i];
         char dir[PATH_MAX];
@@ -553,6 +555,8 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
 
 int box_cgroup_v2_open(const struct box_cgroups *cg)
 {
+    if (!cg->path)
+        return -1;
     for (size_t i = 0; i < cg->n; i++) {
         char dir[PATH_MAX];
         if (cg->h[i].v2 && hier_dir(cg, &cg->h[i], dir, sizeof(dir)) == 0)
@@ -563,6 +567,8 @@ int box_cgroup_v2_open(const struct box_cgroups *cg)
 
 int box_cgroup_attach(struct box_cgroups *cg, pid_t pid, bool skip_v2, struct box_err *err)
 {
+    if (!cg->path)
+        return 0;
     char s[24];
     snprintf(s, sizeof(s), "%d", (int)pid);
     for (size_t i = 0; i < cg->n; i++) {

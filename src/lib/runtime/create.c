@@ -125,6 +125,12 @@ static int write_idmap(pid_t pid, const char *file, const struct box_idmap *m, s
     for (size_t i = 0; i < n; i++)
         off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%u %u %u\n", m[i].container_id,
                                 m[i].host_id, m[i].size);
+    /* Unprivileged, a gid map is only accepted once setgroups is denied. */
+    if (file[0] == 'g' && geteuid() != 0) {
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+        if (box_write_string(AT_FDCWD, path, "deny", err) < 0)
+            return box_err_prefix(err, "linux.gidMappings");
+    }
     snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, buf, off) != (ssize_t)off)
@@ -252,7 +258,7 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
         .preserve_fds = o->preserve_fds,
         .no_pivot = o->no_pivot,
         .wait_go_first = userns && !userns->path,
-        .join_cgroup = !(userns && !userns->path),
+        .join_cgroup = !(userns && !userns->path) && c->cg.path,
         .new_cgroupns = cgns && !cgns->path,
         .new_timens = timens && !timens->path,
         .parent_hooks = s->n_hooks[BOX_HOOK_PRESTART] || s->n_hooks[BOX_HOOK_CREATE_RUNTIME],
@@ -319,8 +325,17 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
         return -err->code;
     if (o->has_console_fd && (c->console_fd = fcntl(o->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
         return box_err_sys(err, errno, "console");
-    if (box_cgroup_detect(&c->cg, err) < 0 ||
-        box_cgroup_set_path(&c->cg, s->cgroups_path, o->id, err) < 0)
+    /* Rootless: the host's cgroups are not ours to change. Run without a
+     * cgroup of its own, unless the config asks for limits. */
+    bool rootless = geteuid() != 0;
+    if (rootless && s->has_resources &&
+        (s->resources.n_dev_rules > 1 || s->resources.mem_limit != BOX_UNSET ||
+         s->resources.pids_limit != BOX_UNSET || s->resources.cpu_quota != BOX_UNSET ||
+         s->resources.cpu_shares != BOX_UNSET || s->resources.n_unified))
+        return box_err_set(err, EPERM,
+                           "linux.resources: cgroup limits need root (box runs rootless here)");
+    if (!rootless && (box_cgroup_detect(&c->cg, err) < 0 ||
+                      box_cgroup_set_path(&c->cg, s->cgroups_path, o->id, err) < 0))
         return -err->code;
     c->rootfd = box_state_root_open(o->root, true, err);
     if (c->rootfd < 0)
@@ -335,7 +350,7 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
         .rootfs = strdup(c->pp.rootfs),
         .created = strdup(created),
         .owner = geteuid(),
-        .cgroup = strdup(c->cg.path),
+        .cgroup = c->cg.path ? strdup(c->cg.path) : NULL,
         .annotations = json_object_get(s->json, "annotations"),
         .config = s->json,
     };

@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# Container engines over the runtime under test ($BOX): podman (through
+# conmon) and containerd (through its runc shim, driven with ctr).  Loaded by
+# engines.bats after helpers.bash.
+#
+# Everything an engine keeps lives under one temporary directory, $ENG_DIR,
+# kept apart from the suite's $ACC_DIR (the per-test residue check would take
+# a daemon that names $ACC_DIR for a leak): configuration, image storage,
+# state, sockets, locks, event logs and the runtime's own state root where the
+# engine lets it be chosen.  The image is built from $BUSYBOX, so no registry
+# is needed.  Nothing global is touched except what an engine cannot be told
+# to put elsewhere, and that is removed again:
+#   podman:     the runtime's default state root (podman 4 forwards no --root
+#               to the runtime: `--runtime-flag` does not reach the cleanup
+#               process that conmon starts); its cgroup parent libpod_parent;
+#               the blob-info cache under /var/lib/containers, which only
+#               `podman import` writes, and which it writes inside a private
+#               mount namespace here.
+#   containerd: the shims' socket directory /run/containerd/s (fixed in 1.6);
+#               each container's cgroup parent /<namespace>.
+
+# shellcheck disable=SC2154  # status, output, stderr come from bats' `run`
+
+# Applets linked into the image's /bin.
+ENG_APPLETS=(sh echo cat sleep ps id pwd hostname readlink ls tty grep true false env
+    wc head stat touch mkdir test kill)
+
+ENG_IMAGE=localhost/box-engines:test
+
+# eng_cmd ARGS...: a command bounded in time, with bats' fd 3 closed so that
+# nothing it leaves running (a monitor, a shim, a container) holds it.
+eng_cmd() {
+    timeout -k 5 "$ACC_TIMEOUT" "$@" 3>&-
+}
+
+# eng_poll SECONDS FUNCTION: call FUNCTION (which prints problems) until it
+# prints nothing; print its last report and fail after SECONDS.  For what an
+# engine finishes asynchronously (a monitor's exit, its cleanup process).
+eng_poll() {
+    local deadline=$((SECONDS + $1)) report
+    while :; do
+        report=$("$2")
+        [ -z "$report" ] && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            printf '%s\n' "$report"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# eng_mounts_under DIR: mount points under DIR (leaked rootfs, shm, netns).
+eng_mounts_under() {
+    awk -v d="$1/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo
+}
+
+# eng_cgroups_named PATTERN: cgroup directories whose path matches the
+# find(1) -path PATTERN, in every hierarchy.
+eng_cgroups_named() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 12 -type d -path "$1" 2>/dev/null
+}
+
+# eng_rmdir_cgroups PATTERN: remove the (empty) cgroup directories matching
+# PATTERN, deepest first.
+eng_rmdir_cgroups() {
+    local cg
+    eng_cgroups_named "$1" | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
+        while IFS= read -r cg; do
+            rmdir "$cg" 2>/dev/null
+        done
+    return 0
+}
+
+# eng_procs_matching STRING: "PID CMDLINE" of live processes whose command
+# line contains STRING (letters, digits, space, '-' and '_' only).  The first
+# character goes in brackets so that grep's own command line does not match.
+eng_procs_matching() {
+    local f pid pat="[${1:0:1}]${1:1}"
+    while IFS= read -r f; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
+        pid_alive "$pid" || continue
+        printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"$f" 2>/dev/null)"
+    done < <(grep -laE -- "$pat" /proc/[0-9]*/cmdline 2>/dev/null)
+    return 0
+}
+
+# ---- the image ----------------------------------------------------------------
+
+# eng_make_rootfs_tar OUT: a root filesystem tarball from $BUSYBOX, with a
+# passwd, a directory with content for tmpfs copy-up (/srv/marker) and the
+# mount points a read-only root needs.
+eng_make_rootfs_tar() {
+    local r a
+    r=$(mktemp -d "$ENG_DIR/rootfs.XXXXXX")
+    mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,run,var/tmp,root,home/user,srv}
+    chmod 1777 "$r/tmp" "$r/var/tmp"
+    cp "$BUSYBOX" "$r/bin/busybox"
+    for a in "${ENG_APPLETS[@]}"; do
+        ln -s busybox "$r/bin/$a"
+    done
+    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'user:x:1000:1000:user:/home/user:/bin/sh' \
+        >"$r/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'user:x:1000:' >"$r/etc/group"
+    echo from-image >"$r/srv/marker"
+    tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$1" . && rm -rf "$r"
+}
+
+# eng_make_docker_archive ROOTFS_TAR REF OUT: a one-layer image in the
+# `docker save` format (what `ctr image import` and `docker load` read).
+eng_make_docker_archive() {
+    local d diff cfg
+    d=$(mktemp -d "$ENG_DIR/archive.XXXXXX")
+    cp "$1" "$d/layer.tar"
+    diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+    jq -nc --arg diff "sha256:$diff" '{
+        architecture: "amd64", os: "linux",
+        config: {Env: ["PATH=/bin"], Cmd: ["sh"]},
+        rootfs: {type: "layers", diff_ids: [$diff]}}' >"$d/config.json"
+    cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1).json
+    mv "$d/config.json" "$d/$cfg"
+    jq -nc --arg cfg "$cfg" --arg ref "$2" \
+        '[{Config: $cfg, RepoTags: [$ref], Layers: ["layer.tar"]}]' >"$d/manifest.json"
+    tar -C "$d" -cf "$3" manifest.json "$cfg" layer.tar && rm -rf "$d"
+}
+
+# ---- podman ----------------------------------------------------------------------
+
+# pm ARGS...: podman with this file's private configuration and storage, and
+# $BOX as the OCI runtime.
+pm() {
+    eng_cmd podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --runtime "$BOX" "$@"
+}
+
+# _pm_write_config: containers.conf and storage.conf under $PM_DIR.
+_pm_write_config() {
+    # runtime_supports_json names the runtime by its file name: podman then
+    # passes `--log FILE --log-format json` to create and exec and shows the
+    # runtime's own error message.  netns = "none": a container gets a new,
+    # empty network namespace unless a test asks for another, so no test
+    # touches the host's bridges, firewall or CNI state.  lock_type = "file":
+    # locks under tmp_dir rather than in a shared memory segment.
+    cat >"$PM_DIR/containers.conf" <<EOF
+[containers]
+netns = "none"
+default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$PM_DIR/events.log"
+lock_type = "file"
+tmp_dir = "$PM_DIR/tmp"
+static_dir = "$PM_DIR/root/libpod"
+volume_path = "$PM_DIR/root/volumes"
+runtime_supports_json = ["$(basename "$BOX")", "crun", "runc"]
+
+[network]
+network_config_dir = "$PM_DIR/net"
+EOF
+    cat >"$PM_DIR/storage.conf" <<EOF
+[storage]
+graphroot = "$PM_DIR/root"
+runroot = "$PM_DIR/run"
+EOF
+    : >"$PM_DIR/registries.conf"
+}
+
+# _pm_setup: podman's private directories and the image; sets PM_SKIP to why
+# podman cannot be used, or to nothing.
+_pm_setup() {
+    local bin
+    PM_SKIP=
+    for bin in podman conmon; do
+        command -v "$bin" >/dev/null || {
+            PM_SKIP="$bin is not installed (Debian: podman; see scripts/install-deps)"
+            return 0
+        }
+    done
+    mkdir -p "$PM_DIR/tmp"
+    _pm_write_config
+    # The import copies blobs, and the copy records them in a cache under
+    # /var/lib/containers that no option moves: a private tmpfs there keeps
+    # the host's untouched.
+    if ! eng_cmd unshare --mount --propagation private \
+        sh -c 'mount -t tmpfs tmpfs /var/lib && exec "$@"' sh \
+        podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" \
+        import "$ENG_DIR/rootfs.tar" "$ENG_IMAGE" >"$PM_DIR/import.log" 2>&1; then
+        PM_SKIP="podman import failed: $(tail -n 3 "$PM_DIR/import.log")"
+    fi
+    return 0
+}
+
+# pm_container_ids: the id of every container podman created in this file.
+pm_container_ids() {
+    [ -f "$PM_DIR/events.log" ] || return 0
+    jq -r 'select(.Type == "container" and .Status == "create") | .ID' "$PM_DIR/events.log" |
+        sort -u
+}
+
+# pm_residue: one line per thing a removed container left: the runtime still
+# knows it (in its default state root), its cgroup, its monitor or any
+# process naming it, a mount under podman's directories.
+pm_residue() {
+    local id
+    for id in $(pm_container_ids); do
+        if pm container exists "$id" 2>/dev/null; then
+            printf 'podman container: %s\n' "$id"
+            continue
+        fi
+        "$BOX" state "$id" >/dev/null 2>&1 && printf 'runtime state: %s\n' "$id"
+        eng_cgroups_named "*$id*" | sed 's/^/cgroup: /'
+        eng_procs_matching "$id" | sed 's/^/process: /'
+    done
+    eng_mounts_under "$PM_DIR" | sed 's/^/mount: /'
+    return 0
+}
+
+# pm_teardown: remove what the test left, then assert that nothing remains.
+pm_teardown() {
+    local r
+    pm rm --all --force --time 0 >/dev/null 2>&1
+    r=$(eng_poll 10 pm_residue) || fail "left behind by podman with $BOX:\n$r"
+}
+
+pm_teardown_file() {
+    local m
+    pm rm --all --force --time 0 >/dev/null 2>&1
+    pm rmi --all --force >/dev/null 2>&1
+    eng_poll 10 pm_residue >/dev/null
+    while read -r m; do
+        umount -l "$m" 2>/dev/null
+    done < <(eng_mounts_under "$PM_DIR" | sort -r)
+    # podman's cgroupfs parent, with conmon's cgroup in it: created by the
+    # first container when no podman had run here before.
+    [ "$PM_CGROUP_PARENT_EXISTED" = 1 ] || eng_rmdir_cgroups '*/libpod_parent*'
+}
+
+# ---- containerd ------------------------------------------------------------------
+
+# c_tr ARGS...: ctr against this file's containerd, in its namespace.
+c_tr() {
+    eng_cmd ctr --address "$CTD_DIR/containerd.sock" --namespace "$CTD_NS" "$@"
+}
+
+# ctr_run ARGS...: `ctr run` with $BOX as the shim's runtime binary, its state
+# root and the I/O fifos under $CTD_DIR.
+ctr_run() {
+    c_tr run --runc-binary "$BOX" --runc-root "$CTD_DIR/runtime" --fifo-dir "$CTD_DIR/fifo" "$@"
+}
+
+# ctr_exec ARGS...: `ctr task exec` with the fifos under $CTD_DIR.
+ctr_exec() {
+    c_tr task exec --fifo-dir "$CTD_DIR/fifo" "$@"
+}
+
+# ctr_task_pid ID: the pid of a task's init, as containerd reports it.
+ctr_task_pid() {
+    c_tr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $2}'
+}
+
+# ctr_task_status ID
+ctr_task_status() {
+    c_tr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'
+}
+
+# _ctd_write_config
+_ctd_write_config() {
+    # Only what ctr needs: no CRI (it wants CNI and a pause image), no
+    # snapshotters that cannot work on this file system, no tracing; the opt
+    # plugin would make /opt/containerd.
+    cat >"$CTD_DIR/config.toml" <<EOF
+version = 2
+root = "$CTD_DIR/root"
+state = "$CTD_DIR/state"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+
+[grpc]
+  address = "$CTD_DIR/containerd.sock"
+
+[ttrpc]
+  address = "$CTD_DIR/containerd.sock.ttrpc"
+
+[debug]
+  address = "$CTD_DIR/debug.sock"
+  level = "info"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CTD_DIR/opt"
+EOF
+}
+
+# _ctd_setup: start a private containerd and import the image; sets CTD_SKIP
+# to why containerd cannot be used, or to nothing, and CTD_PID.
+_ctd_setup() {
+    local bin
+    CTD_SKIP=
+    CTD_PID=
+    for bin in containerd ctr containerd-shim-runc-v2; do
+        command -v "$bin" >/dev/null || {
+            CTD_SKIP="$bin is not installed (Debian: containerd; see scripts/install-deps)"
+            return 0
+        }
+    done
+    mkdir -p "$CTD_DIR/runtime" "$CTD_DIR/fifo"
+    _ctd_write_config
+    containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
+    CTD_PID=$!
+    if ! wait_for 20 c_tr version >/dev/null 2>&1; then
+        CTD_SKIP="containerd did not start: $(grep -E 'level=(error|fatal)' \
+            "$CTD_DIR/containerd.log" | tail -n 3)"
+        return 0
+    fi
+    if ! c_tr image import "$ENG_DIR/image.tar" >"$CTD_DIR/import.log" 2>&1; then
+        CTD_SKIP="ctr image import failed: $(tail -n 3 "$CTD_DIR/import.log")"
+    fi
+    return 0
+}
+
+# ctd_residue: one line per thing left by removed tasks: a task or container
+# containerd still has, the runtime's state, a cgroup, a shim, a mount.
+ctd_residue() {
+    local e
+    c_tr task ls -q 2>/dev/null | sed 's/^/containerd task: /'
+    c_tr container ls -q 2>/dev/null | sed 's/^/containerd container: /'
+    for e in "$CTD_DIR/runtime/$CTD_NS"/*; do
+        [ -e "$e" ] && printf 'runtime state: %s\n' "$e"
+    done
+    eng_cgroups_named "*/$CTD_NS/*" | sed 's/^/cgroup: /'
+    eng_procs_matching "-namespace $CTD_NS" | sed 's/^/process: /'
+    eng_mounts_under "$CTD_DIR" | sed 's/^/mount: /'
+    return 0
+}
+
+# ctd_remove_all: kill and delete every task, then every container.
+ctd_remove_all() {
+    local id
+    for id in $(c_tr task ls -q 2>/dev/null); do
+        c_tr task kill --signal KILL "$id" >/dev/null 2>&1
+        c_tr task delete --force "$id" >/dev/null 2>&1
+    done
+    for id in $(c_tr container ls -q 2>/dev/null); do
+        c_tr container delete "$id" >/dev/null 2>&1
+    done
+}
+
+ctd_teardown() {
+    local r
+    ctd_remove_all
+    r=$(eng_poll 10 ctd_residue) || fail "left behind by containerd with $BOX:\n$r"
+}
+
+ctd_teardown_file() {
+    local m _
+    [ -n "${CTD_PID:-}" ] || return 0
+    if kill -0 "$CTD_PID" 2>/dev/null; then
+        ctd_remove_all
+        c_tr image rm "$ENG_IMAGE" >/dev/null 2>&1
+        eng_poll 10 ctd_residue >/dev/null
+        kill "$CTD_PID" 2>/dev/null
+        for _ in $(seq 100); do
+            kill -0 "$CTD_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$CTD_PID" 2>/dev/null
+    fi
+    while read -r m; do
+        umount -l "$m" 2>/dev/null
+    done < <(eng_mounts_under "$CTD_DIR" | sort -r)
+    # ctr puts a container in the cgroup /<namespace>/<id>; the runtime
+    # removes <id>, the namespace's directory stays (as with runc).
+    eng_rmdir_cgroups "*/$CTD_NS"
+    if [ "${CTD_RUN_EXISTED:-0}" != 1 ]; then
+        rmdir /run/containerd/s /run/containerd 2>/dev/null
+    fi
+    return 0
+}
+
+# ---- the file's setup and teardown ------------------------------------------------
+
+eng_setup_file() {
+    [ -z "${ACC_SKIP_REASON:-}" ] || return 0
+    ENG_DIR=$(mktemp -d /tmp/boxeng.XXXXXX)
+    chmod 0755 "$ENG_DIR"
+    PM_DIR=$ENG_DIR/podman
+    CTD_DIR=$ENG_DIR/containerd
+    CTD_NS=boxeng${ACC_TAG#acc}
+    export ENG_DIR PM_DIR CTD_DIR CTD_NS
+    export CONTAINERS_CONF=$PM_DIR/containers.conf
+    export CONTAINERS_STORAGE_CONF=$PM_DIR/storage.conf
+    export CONTAINERS_REGISTRIES_CONF=$PM_DIR/registries.conf
+    eng_make_rootfs_tar "$ENG_DIR/rootfs.tar" || fail "cannot build the image's root filesystem" ||
+        return
+    eng_make_docker_archive "$ENG_DIR/rootfs.tar" "$ENG_IMAGE" "$ENG_DIR/image.tar" ||
+        fail "cannot build the image archive" || return
+    PM_CGROUP_PARENT_EXISTED=0
+    [ -n "$(eng_cgroups_named '*/libpod_parent')" ] && PM_CGROUP_PARENT_EXISTED=1
+    CTD_RUN_EXISTED=0
+    [ -d /run/containerd ] && CTD_RUN_EXISTED=1
+    _pm_setup
+    _ctd_setup
+    export PM_SKIP PM_CGROUP_PARENT_EXISTED CTD_SKIP CTD_PID CTD_RUN_EXISTED
+}
+
+eng_teardown_file() {
+    [ -n "${ENG_DIR:-}" ] && [ -d "$ENG_DIR" ] || return 0
+    [ -z "${PM_SKIP:-}" ] && pm_teardown_file
+    ctd_teardown_file
+    rm -rf "$ENG_DIR"
+}
+
+# require_podman / require_containerd: skip, saying why, when the engine
+# could not be set up.
+require_podman() {
+    [ -z "${PM_SKIP:-}" ] || skip "podman: $PM_SKIP"
+}
+
+require_containerd() {
+    [ -z "${CTD_SKIP:-}" ] || skip "containerd: $CTD_SKIP"
+}
