@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "lib/base/fs.h"
+#include "lib/runtime/seccomp.h"
 #include "lib/runtime/spec.h"
 
 static const char default_spec[] =
@@ -168,7 +169,7 @@ int box_cmd_features(struct box_cli *cli, int argc, char **argv)
     json_object_set_new(lx, "cgroup",
                         json_pack("{s:b,s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0,
                                   "systemdUser", 0, "rdma", 0));
-    json_object_set_new(lx, "seccomp", json_pack("{s:b}", "enabled", 0));
+    json_object_set_new(lx, "seccomp", box_seccomp_features());
     json_object_set_new(lx, "apparmor", json_pack("{s:b}", "enabled", 0));
     json_object_set_new(lx, "selinux", json_pack("{s:b}", "enabled", 0));
     json_object_set_new(lx, "intelRdt", json_pack("{s:b}", "enabled", 0));

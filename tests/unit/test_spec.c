@@ -668,10 +668,28 @@ static void test_cgroups_path(void **state)
     ACCEPT("'linux':{'cgroupsPath':'/box/abc'}");
 }
 
-static void test_seccomp_refused(void **state)
+/* The profile itself is tested in test_seccomp.c; here, that config.json
+ * carries it and its errors. */
+static void test_seccomp_parsed(void **state)
 {
-    REJECT("'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW'}}", EOPNOTSUPP, "linux.seccomp");
-    REJECT("'linux':{'seccomp':{}}", EOPNOTSUPP, "linux.seccomp");
+    struct box_spec spec;
+    struct box_err err;
+    assert_int_equal(check_text("{'ociVersion':'1.0.2'," PROCESS_OK "," ROOT_OK
+                                ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW',"
+                                "'syscalls':[{'names':['mkdir'],'action':'SCMP_ACT_ERRNO'}]}}}",
+                                true, &spec, &err),
+                     0);
+    assert_non_null(spec.seccomp);
+    box_spec_free(&spec);
+    assert_int_equal(
+        check_text("{'ociVersion':'1.0.2'," PROCESS_OK "," ROOT_OK "}", true, &spec, &err), 0);
+    assert_null(spec.seccomp);
+    box_spec_free(&spec);
+    REJECT("'linux':{'seccomp':{}}", EINVAL, "linux.seccomp.defaultAction: required");
+    REJECT("'linux':{'seccomp':[]}", EINVAL, "linux.seccomp");
+    REJECT("'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW','syscalls':[{'names':['mkdir'],"
+           "'action':'SCMP_ACT_FOO'}]}}",
+           EINVAL, "linux.seccomp.syscalls[0].action: unknown action `SCMP_ACT_FOO`");
     ACCEPT("'linux':{'seccomp':null}");
     REJECT("'linux':{'timeOffsets':{}}", EOPNOTSUPP, "linux.timeOffsets");
 }
@@ -894,7 +912,7 @@ int main(void)
         cmocka_unit_test(test_hostname_needs_uts),
         cmocka_unit_test(test_userns_needs_mappings),
         cmocka_unit_test(test_cgroups_path),
-        cmocka_unit_test(test_seccomp_refused),
+        cmocka_unit_test(test_seccomp_parsed),
         cmocka_unit_test(test_sysctl_needs_namespace),
         cmocka_unit_test(test_sysctl_keys_validated),
         cmocka_unit_test(test_hooks),

@@ -25,6 +25,7 @@
 #include "lib/runtime/create.h"
 #include "lib/runtime/hooks.h"
 #include "lib/runtime/init.h"
+#include "lib/runtime/seccomp.h"
 #include "lib/runtime/state.h"
 #include "lib/runtime/sync.h"
 
@@ -285,12 +286,29 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
     return 0;
 }
 
+/* runtime-spec config-linux.md, seccomp listenerPath: the init's listener
+ * fd goes there with the container process state, before the container is
+ * reported created. */
+static int seccomp_listener(struct creating *c, int fd, struct box_err *err)
+{
+    const struct box_spec *s = &c->pp.spec;
+    if (fd < 0 || !s->seccomp || !s->seccomp->listener_path)
+        return box_err_set(err, EPROTO, "the container init sent no seccomp listener fd");
+    _cleanup_free_ char *st =
+        box_hook_state_json(s, c->st.id, "creating", c->pid, c->pp.bundle, c->pp.rootfs);
+    if (!st)
+        return -ENOMEM;
+    return box_seccomp_send_listener(s->seccomp->listener_path, fd, st,
+                                     s->seccomp->listener_metadata, err);
+}
+
 static int sync_loop(struct creating *c, struct box_err *err)
 {
     const struct box_spec *s = &c->pp.spec;
     for (;;) {
         struct box_sync_msg m;
-        if (box_sync_recv(c->sync[0], &m) < 0) {
+        _cleanup_close_ int passed = -1;
+        if (box_sync_recv_fd(c->sync[0], &m, &passed) < 0) {
             int status = 0;
             while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
                 ;
@@ -305,6 +323,8 @@ static int sync_loop(struct creating *c, struct box_err *err)
             return 0;
         if (m.type == BOX_SYNC_ERROR)
             return box_err_set(err, m.code, "%s", m.msg);
+        if (m.type == BOX_SYNC_SECCOMP && seccomp_listener(c, passed, err) < 0)
+            return -err->code;
         if (m.type == BOX_SYNC_HOOKS) {
             _cleanup_free_ char *st =
                 box_hook_state_json(s, c->st.id, "creating", c->pid, c->pp.bundle, c->pp.rootfs);

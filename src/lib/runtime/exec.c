@@ -28,6 +28,7 @@
 #include "lib/runtime/launch.h"
 #include "lib/runtime/opened.h"
 #include "lib/runtime/process.h"
+#include "lib/runtime/seccomp.h"
 #include "lib/runtime/spec_json.h"
 #include "lib/runtime/tty.h"
 
@@ -145,6 +146,8 @@ static int build_process(struct exec_ctx *c, const struct box_opened *op, struct
     if (doc && json_is_object(lx)) {
         json_t *l = json_object();
         json_object_set(l, "namespaces", json_object_get(lx, "namespaces"));
+        /* The container's filter holds for every process in it (runc too). */
+        json_object_set(l, "seccomp", json_object_get(lx, "seccomp"));
         json_object_set_new(doc, "linux", l);
     }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -162,6 +165,12 @@ static int build_process(struct exec_ctx *c, const struct box_opened *op, struct
         return box_err_set(err, EINVAL, "process.cwd: must be an absolute path");
     if (p->terminal && !o->console_socket && o->detach)
         return box_err_set(err, EINVAL, "exec --tty --detach: --console-socket is required");
+    /* Its listener fd would have to travel to listenerPath through us;
+     * until it does, refuse rather than leave notified calls hanging. */
+    if (c->spec.seccomp && c->spec.seccomp->notify)
+        return box_err_set(err, EOPNOTSUPP,
+                           "linux.seccomp: exec into a container whose profile uses "
+                           "SCMP_ACT_NOTIFY is not supported yet");
     return 0;
 }
 
@@ -202,6 +211,17 @@ static int exec_console(struct exec_ctx *c, struct box_err *err)
     return box_launch_console_attach(peer, err);
 }
 
+/* linux.seccomp, as in the init (init.c: load_seccomp); a notify fd
+ * cannot come up here (build_process refuses such profiles). */
+static void exec_seccomp(int sync, const struct box_spec *s, struct box_err *err)
+{
+    int nfd = -1;
+    if (box_seccomp_load(s->seccomp, &nfd, err) < 0)
+        child_fail(sync, err);
+    if (nfd >= 0)
+        close(nfd);
+}
+
 static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
 {
     struct box_err err = {0};
@@ -223,6 +243,10 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
         child_fail(sync, &err);
     if (p->terminal && exec_console(c, &err) < 0)
         child_fail(sync, &err);
+    /* Without noNewPrivileges the load needs CAP_SYS_ADMIN, which the
+     * credentials may drop (see init.c). */
+    if (c->spec.seccomp && !p->no_new_privileges)
+        exec_seccomp(sync, &c->spec, &err);
     bool userns = (c->ns_flags & CLONE_NEWUSER) != 0;
     if (box_process_credentials(p, box_cap_last_cap(), !userns || p->n_additional_gids, &err) < 0)
         child_fail(sync, &err);
@@ -247,6 +271,10 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     argv[1] = fdstr;
     for (size_t i = 0; i < p->n_args; i++)
         argv[i + 2] = p->args[i];
+    /* Last, as in the init: fcntl, execveat and the trampoline's fcntl,
+     * execve, write and exit are all that run under it before the program. */
+    if (c->spec.seccomp && p->no_new_privileges)
+        exec_seccomp(sync, &c->spec, &err);
     char *empty[] = {NULL};
     fcntl(sync, F_SETFD, 0);
     syscall(SYS_execveat, tramp, "", argv, p->env ? p->env : empty, AT_EMPTY_PATH);

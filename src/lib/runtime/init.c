@@ -24,6 +24,7 @@
 #include "lib/runtime/launch.h"
 #include "lib/runtime/process.h"
 #include "lib/runtime/rootfs.h"
+#include "lib/runtime/seccomp.h"
 #include "lib/runtime/sync.h"
 
 #ifndef CLONE_NEWTIME
@@ -68,6 +69,23 @@ static void __attribute__((noreturn)) fail(const struct box_init *in, struct box
 {
     box_sync_send(in->sync_fd, BOX_SYNC_ERROR, err);
     _exit(1);
+}
+
+/* linux.seccomp: loads the filter; with SCMP_ACT_NOTIFY the listener fd
+ * goes to `box create`, which passes it on to listenerPath (a host path this
+ * process, inside the container's mounts, cannot reach). After the load the
+ * runtime's system calls are the profile's to allow: see
+ * box_seccomp_runtime_syscalls. */
+static void load_seccomp(const struct box_init *in, struct box_err *err)
+{
+    int nfd = -1;
+    if (box_seccomp_load(in->spec->seccomp, &nfd, err) < 0)
+        fail(in, err);
+    if (nfd >= 0) {
+        if (box_sync_send_fd(in->sync_fd, BOX_SYNC_SECCOMP, nfd) < 0)
+            _exit(1);
+        close(nfd);
+    }
 }
 
 /* The host's /dev/null, opened in our new mount namespace (a bind source
@@ -197,6 +215,7 @@ static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err
     if (in->wait_go_first) {
         if (wait_parent(in, BOX_SYNC_GO, host_pid, err) < 0)
             fail(in, err);
+        prctl(PR_SET_DUMPABLE, 0);
         /* The maps are written: take the ids they give root, so that what
          * we create belongs to a mapped owner. */
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
@@ -267,7 +286,11 @@ void box_init_main(const struct box_init *in)
     /* Until we are ready, our fate is the parent's; and nothing that later
      * joins the container may ptrace or open this process's memory or exe. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_DUMPABLE, 0);
+    /* In a new user namespace the parent writes our id maps first, which a
+     * non-dumpable process's /proc files would refuse it when it runs
+     * unprivileged: then we turn non-dumpable once the maps are there. */
+    if (!in->wait_go_first)
+        prctl(PR_SET_DUMPABLE, 0);
     int keep[] = {in->sync_fd, in->listen_fd, in->console_fd};
     box_launch_close_fds_except(3 + in->preserve_fds, keep, BOX_ARRAY_SIZE(keep));
     sigset_t none;
@@ -279,6 +302,11 @@ void box_init_main(const struct box_init *in)
         fail(in, &err);
     if (box_process_rlimits(p, &err) < 0)
         fail(in, &err);
+    /* Without noNewPrivileges, loading a filter takes CAP_SYS_ADMIN, which
+     * the credentials may drop: load it before them, as runc does; the
+     * profile then has to allow what the init does from here on. */
+    if (s->seccomp && !p->no_new_privileges)
+        load_seccomp(in, &err);
     int last_cap = box_cap_last_cap();
     bool userns = box_spec_namespace(s, CLONE_NEWUSER) != NULL;
     if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)
@@ -310,6 +338,22 @@ void box_init_main(const struct box_init *in)
     int fd = hooks ? -1 : in->listen_fd;
     if (!hooks)
         fcntl(fd, F_SETFD, 0);
+    char fdstr[16];
+    char **argv = calloc(p->n_args + 3, sizeof(char *));
+    if (!argv) {
+        box_err_set(&err, ENOMEM, "process.args");
+        fail(in, &err);
+    }
+    argv[0] = prog;
+    argv[1] = fdstr;
+    for (size_t i = 0; i < p->n_args; i++)
+        argv[i + 2] = p->args[i];
+    /* As late as possible, so that the profile has little of the runtime's
+     * own to allow: sendto (READY), close and execveat here, then the
+     * trampoline's accept4, close, fcntl, write, execve and exit. With
+     * startContainer hooks, they run under the filter too (as in runc). */
+    if (s->seccomp && p->no_new_privileges)
+        load_seccomp(in, &err);
     if (box_sync_send(in->sync_fd, BOX_SYNC_READY, NULL) < 0)
         _exit(1);
     close(in->sync_fd);
@@ -327,15 +371,7 @@ void box_init_main(const struct box_init *in)
             _exit(1);
         }
     }
-    char fdstr[16];
     snprintf(fdstr, sizeof(fdstr), hooks ? "%d" : "L%d", fd);
-    char **argv = calloc(p->n_args + 3, sizeof(char *));
-    if (!argv)
-        _exit(1);
-    argv[0] = prog;
-    argv[1] = fdstr;
-    for (size_t i = 0; i < p->n_args; i++)
-        argv[i + 2] = p->args[i];
     char *empty[] = {NULL};
     syscall(SYS_execveat, tramp, "", argv, p->env ? p->env : empty, AT_EMPTY_PATH);
     int e = errno;

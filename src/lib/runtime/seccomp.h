@@ -52,12 +52,13 @@ struct box_seccomp {
     bool notify; /* some rule uses SCMP_ACT_NOTIFY */
 };
 
-/* The system calls the runtime itself makes after the filter is loaded: the
- * init sends the notify fd and its last messages to `box create`
- * (sendmsg, sendto), closes fds and execs the trampoline (execveat); the
- * trampoline waits for `box start` and execs the program (accept4, close,
- * fcntl, write, execve, exit). A profile must allow them, as with runc and
- * execve; SCMP_ACT_NOTIFY on them is refused, since nobody could answer. */
+/* The system calls the runtime itself makes after the filter is loaded
+ * (NULL-terminated): the init sends the notify fd and its last message to
+ * `box create` (sendmsg, sendto), closes fds and execs the trampoline
+ * (execveat); the trampoline waits for `box start` and execs the program
+ * (accept4, close, fcntl, write, execve, exit). A profile must allow them,
+ * as with runc and execve. SCMP_ACT_NOTIFY on sendmsg, which carries the
+ * listener's fd, is refused: nobody could answer it. */
 extern const char *const box_seccomp_runtime_syscalls[];
 
 /* Parses and validates linux.seccomp (a JSON object) without touching the

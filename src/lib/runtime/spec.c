@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/fs.h"
+#include "lib/runtime/seccomp.h"
 #include "lib/runtime/spec_json.h"
 
 #ifndef CLONE_NEWTIME
@@ -766,10 +767,10 @@ static int parse_linux(json_t *doc, struct box_spec *spec, struct box_err *err)
                 return -ENOMEM;
         }
     }
-    if (json_object_get(lx, "seccomp") && !json_is_null(json_object_get(lx, "seccomp")))
-        return box_err_set(err, EOPNOTSUPP,
-                           "linux.seccomp: seccomp filters are not supported by this build yet; "
-                           "refusing to run the container without the filter it asks for");
+    json_t *seccomp = NULL;
+    TRY(box_json_object(lx, "seccomp", "linux", &seccomp, err));
+    if (seccomp)
+        TRY(box_seccomp_parse(seccomp, &spec->seccomp, err));
     if (json_object_get(lx, "timeOffsets"))
         return box_err_set(err, EOPNOTSUPP, "linux.timeOffsets: not supported yet");
     return 0;
@@ -977,6 +978,7 @@ void box_spec_free(struct box_spec *spec)
     }
     free(spec->sysctl);
     free(spec->mount_label);
+    box_seccomp_free(spec->seccomp);
     if (spec->json)
         json_decref(spec->json);
     memset(spec, 0, sizeof(*spec));

@@ -11,6 +11,8 @@
 
 #include "lib/base/err.h"
 
+struct box_seccomp; /* lib/runtime/seccomp.h */
+
 #define BOX_SPEC_MAX_BYTES  (8u << 20)
 #define BOX_SPEC_MAX_ITEMS  4096 /* mounts, devices, hooks, env, args, ... */
 #define BOX_SPEC_MAX_STRING (64u << 10)
@@ -151,6 +153,7 @@ struct box_spec {
     struct box_kv *sysctl;
     size_t n_sysctl;
     char *mount_label;
+    struct box_seccomp *seccomp; /* linux.seccomp; NULL without one */
 };
 
 /* Parses a config.json text. Does not validate cross-field rules. */
