@@ -786,8 +786,16 @@ static void test_devices(void **state)
     REJECT("'linux':{'devices':[{'path':'/dev/x','type':'c','major':4096,'minor':1}]}", ERANGE,
            "linux.devices[0].major");
     REJECT("'linux':{'devices':[{'path':'/dev/x','type':'c','major':1,'minor':1,'fileMode':"
-           "4096}]}",
+           "65536}]}",
            ERANGE, "linux.devices[0].fileMode");
+    /* st_mode with the type bits, as podman sends it: 8630 is S_IFCHR|0666 */
+    assert_int_equal(check_text("{'ociVersion':'1.0.2'," PROCESS_OK "," ROOT_OK
+                                ",'linux':{'devices':[{'path':'/dev/x','type':'c','major':1,"
+                                "'minor':1,'fileMode':8630}]}}",
+                                true, &spec, &err),
+                     0);
+    assert_int_equal(spec.devices[0].mode, 0666);
+    box_spec_free(&spec);
 }
 
 static void test_resources(void **state)

@@ -607,9 +607,11 @@ static int parse_devices(json_t *lx, struct box_spec *spec, struct box_err *err)
             return box_err_set(err, EINVAL, "%s: major and minor are required for type %c", path,
                                dev->type);
         int64_t v = 0;
-        if (TRY_INT(box_json_int(d, "fileMode", path, 0, 07777, &v, err)) == 1) {
+        /* Engines (podman) send st_mode, file type bits included: the
+         * permission bits are what applies; the type comes from `type`. */
+        if (TRY_INT(box_json_int(d, "fileMode", path, 0, 0177777, &v, err)) == 1) {
             dev->has_mode = true;
-            dev->mode = (mode_t)v;
+            dev->mode = (mode_t)(v & 07777);
         }
         if (TRY_INT(box_json_int(d, "uid", path, 0, UINT32_MAX - 1, &v, err)) == 1) {
             dev->has_uid = true;
