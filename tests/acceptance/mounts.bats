@@ -190,3 +190,18 @@ assert_mount_has() {
         assert_contains "$output" /proc
     fi
 }
+
+@test "mounts: tmpcopyup copies the image's directory into the tmpfs, and writes stay there" {
+    mkdir -p "$BUNDLE/rootfs/opt/sub"
+    printf from-image >"$BUNDLE/rootfs/opt/sub/file"
+    ln -s /opt/sub/file "$BUNDLE/rootfs/opt/link"
+    set_config '.mounts += [{"destination": "/opt", "type": "tmpfs", "source": "tmpfs",
+        "options": ["tmpcopyup", "nosuid", "mode=755"]}]'
+    set_args /bin/boxcheck read /opt/sub/file -- read /opt/link -- write /opt/new x -- report
+    run box_run "$ID"
+    assert_status 0
+    assert_line_present "read:/opt/sub/file=ok:from-image"
+    assert_line_present "read:/opt/link=ok:from-image"
+    [ ! -e "$BUNDLE/rootfs/opt/new" ] || fail "a write under the tmpfs reached the image"
+    grep -q '^mount=/opt tmpfs' <<<"$output" || fail "no tmpfs on /opt: $(grep '^mount=' <<<"$output")"
+}

@@ -1,5 +1,6 @@
 #include "lib/runtime/rootfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/resolve.h"
 
 #ifndef PROC_SUPER_MAGIC
@@ -231,6 +233,73 @@ static int mount_cgroup(struct box_rootfs *r, const struct box_mount *m, int tfd
     return 0;
 }
 
+/* Copies the tree at `from` (the image's directory, now under the tmpfs)
+ * into `to` (the fresh tmpfs): directories, regular files and symlinks, with
+ * their modes and owners; nothing is followed, other types are skipped. */
+static int copy_tree(int from, int to, int depth, struct box_err *err)
+{
+    if (depth > 64)
+        return box_err_set(err, ELOOP, "tmpcopyup: deeper than 64 levels");
+    int dfd = dup(from);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return box_err_sys(err, errno, "tmpcopyup: read directory");
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        const char *n = de->d_name;
+        struct stat st;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || fstatat(from, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (mkdirat(to, n, st.st_mode & 07777) < 0 && errno != EEXIST)
+                r = box_err_sys(err, errno, "tmpcopyup: mkdir `%s`", n);
+            int sf = openat(from, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int tf = openat(to, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (r == 0 && sf >= 0 && tf >= 0)
+                r = copy_tree(sf, tf, depth + 1, err);
+            if (sf >= 0)
+                close(sf);
+            if (tf >= 0)
+                close(tf);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t len = readlinkat(from, n, target, sizeof(target) - 1);
+            if (len >= 0) {
+                target[len] = '\0';
+                if (symlinkat(target, to, n) < 0)
+                    r = box_err_sys(err, errno, "tmpcopyup: symlink `%s`", n);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            int sf = openat(from, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            int tf = openat(to, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            st.st_mode & 07777);
+            char buf[65536];
+            ssize_t got;
+            while (sf >= 0 && tf >= 0 && (got = read(sf, buf, sizeof(buf))) > 0)
+                if (box_write_all(tf, buf, (size_t)got) < 0)
+                    break;
+            if (sf < 0 || tf < 0)
+                r = box_err_sys(err, errno, "tmpcopyup: copy `%s`", n);
+            if (sf >= 0)
+                close(sf);
+            if (tf >= 0)
+                close(tf);
+        } else {
+            continue;
+        }
+        /* Owners are best effort: ids the user namespace does not map stay
+         * with the copier. */
+        if (r == 0 && fchownat(to, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+    }
+    closedir(d);
+    return r;
+}
+
 static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box_err *err)
 {
     if (m->bind)
@@ -249,6 +318,14 @@ static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box
     struct box_fdpath tp = box_fdpath(tfd);
     unsigned long flags = m->flags & ~(MS_REMOUNT);
     const char *src = m->source && *m->source ? m->source : m->type;
+    /* tmpcopyup: keep a handle on what the image has there before the tmpfs
+     * covers it; the copy is made before a read-only flag applies. */
+    bool copyup = m->tmpcopyup && strcmp(m->type, "tmpfs") == 0;
+    _cleanup_close_ int under = copyup ? openat(tfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (copyup && (flags & MS_RDONLY))
+        flags &= ~MS_RDONLY;
+    else if (copyup)
+        copyup = under >= 0;
     if (mount(src, tp.s, m->type, flags, m->data) < 0) {
         int e = errno;
         /* sysfs in a network namespace we do not own: bind the host's. */
@@ -262,6 +339,14 @@ static int mount_one(struct box_rootfs *r, const struct box_mount *m, struct box
         }
         return box_err_sys(err, e, "mount %s on `%s` (options `%s`)", m->type, m->destination,
                            m->data ? m->data : "");
+    }
+    if (copyup && under >= 0) {
+        _cleanup_close_ int top =
+            box_root_open(r->rootfd, m->destination, O_RDONLY | O_DIRECTORY, err);
+        if (top < 0 || copy_tree(under, top, 0, err) < 0)
+            return box_err_prefix(err, "mount tmpfs on `%s`", m->destination);
+        if ((m->flags & MS_RDONLY) && bind_remount(top, MS_RDONLY, m->destination, err) < 0)
+            return -err->code;
     }
     if (m->propagation) {
         _cleanup_close_ int nfd = reopen(r, m->destination, err);

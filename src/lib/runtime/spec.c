@@ -268,8 +268,11 @@ int box_mount_parse_options(struct box_mount *m, json_t *options, const char *wh
         }
         if (known)
             continue;
-        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 || is_recursive_option(s) ||
-            strcmp(s, "tmpcopyup") == 0)
+        if (strcmp(s, "tmpcopyup") == 0) {
+            m->tmpcopyup = true;
+            continue;
+        }
+        if (strcmp(s, "idmap") == 0 || strcmp(s, "ridmap") == 0 || is_recursive_option(s))
             return box_err_set(err, EOPNOTSUPP, "%s.options[%zu]: `%s` is not supported", where, i,
                                s);
         if (strchr(s, ','))

@@ -75,7 +75,8 @@ struct box_mount {
     unsigned long clear_flags; /* MS_* explicitly cleared (e.g. "rw") */
     unsigned long propagation; /* MS_SHARED|MS_PRIVATE|... with MS_REC */
     bool bind;
-    char *data; /* comma-joined filesystem options */
+    bool tmpcopyup; /* tmpfs: copy what the image has there into it */
+    char *data;     /* comma-joined filesystem options */
 };
 
 struct box_namespace {
