@@ -112,3 +112,75 @@ int box_cmd_delete(struct box_cli *cli, int argc, char **argv)
         return box_cli_fail_err(cli, &err);
     return 0;
 }
+
+static int pause_or_resume(struct box_cli *cli, int argc, char **argv, bool pause)
+{
+    const char *cmd = pause ? "pause" : "resume";
+    char usage[64];
+    snprintf(usage, sizeof(usage), "usage: box %s ID\n", cmd);
+    int r = parse_id(cli, cmd, argc, argv, usage, 1, 1);
+    if (r != 0)
+        return r > 0 ? 0 : -r;
+    struct box_err err = {0};
+    if (box_container_pause(cli->root, argv[optind], pause, &err) < 0)
+        return box_cli_fail_err(cli, &err);
+    return 0;
+}
+
+int box_cmd_pause(struct box_cli *cli, int argc, char **argv)
+{
+    return pause_or_resume(cli, argc, argv, true);
+}
+
+int box_cmd_resume(struct box_cli *cli, int argc, char **argv)
+{
+    return pause_or_resume(cli, argc, argv, false);
+}
+
+/* ps: the container's processes; JSON is an array of pids (runc's shape). */
+int box_cmd_ps(struct box_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    bool json = false;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+        if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
+            json = strcmp(optarg, "json") == 0;
+        } else if (c == 'h') {
+            fputs("usage: box ps [--format table|json] ID\n", stdout);
+            return 0;
+        } else {
+            return box_cli_usage(cli, "ps", "bad option `%s`", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return box_cli_usage(cli, "ps", "expects exactly one container id");
+    struct box_err err = {0};
+    pid_t *pids = NULL;
+    size_t n = 0;
+    if (box_container_ps(cli->root, argv[optind], &pids, &n, &err) < 0)
+        return box_cli_fail_err(cli, &err);
+    if (json) {
+        putchar('[');
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? "," : "", (int)pids[i]);
+        puts("]");
+    } else {
+        printf("%-8s %s\n", "PID", "CMD");
+        for (size_t i = 0; i < n; i++) {
+            char path[64], cmd[256] = "";
+            snprintf(path, sizeof(path), "/proc/%d/comm", (int)pids[i]);
+            FILE *f = fopen(path, "re");
+            if (f) {
+                if (fgets(cmd, sizeof(cmd), f))
+                    cmd[strcspn(cmd, "\n")] = '\0';
+                fclose(f);
+            }
+            printf("%-8d %s\n", (int)pids[i], cmd);
+        }
+    }
+    free(pids);
+    return 0;
+}

@@ -23,6 +23,9 @@ static const char usage[] =
     "  delete    delete a container and everything it holds\n"
     "  run       create and start a container\n"
     "  exec      run a new process in a running container\n"
+    "  pause     freeze every process of a container\n"
+    "  resume    thaw a paused container\n"
+    "  ps        list a container's processes\n"
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
@@ -43,7 +46,8 @@ static const struct {
 } commands[] = {
     {"create", box_cmd_create}, {"start", box_cmd_start},       {"state", box_cmd_state},
     {"kill", box_cmd_kill},     {"delete", box_cmd_delete},     {"run", box_cmd_run},
-    {"exec", box_cmd_exec},     {"list", box_cmd_list},         {"ps-list", box_cmd_list},
+    {"exec", box_cmd_exec},     {"pause", box_cmd_pause},       {"resume", box_cmd_resume},
+    {"ps", box_cmd_ps},         {"list", box_cmd_list},         {"ps-list", box_cmd_list},
     {"spec", box_cmd_spec},     {"features", box_cmd_features},
 };
 

@@ -714,3 +714,47 @@ void box_cgroup_free(struct box_cgroups *cg)
     free(cg->path);
     memset(cg, 0, sizeof(*cg));
 }
+
+int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        char dir[PATH_MAX];
+        const struct box_cgroup_hier *h = &cg->h[i];
+        if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
+            continue;
+        if (cg->layout == BOX_CGROUP_V2 && h->v2)
+            return write_at(dir, "cgroup.freeze", frozen ? "1" : "0", err);
+        if (!h->v2 && has_controller(h, "freezer"))
+            return write_at(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+    }
+    return box_err_set(err, EOPNOTSUPP, "no freezer: neither a v1 freezer hierarchy nor cgroup2");
+}
+
+int box_cgroup_frozen(const struct box_cgroups *cg)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        char dir[PATH_MAX], path[PATH_MAX + 32];
+        const struct box_cgroup_hier *h = &cg->h[i];
+        if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
+            continue;
+        bool v2 = cg->layout == BOX_CGROUP_V2 && h->v2;
+        if (!v2 && (h->v2 || !has_controller(h, "freezer")))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
+        _cleanup_free_ char *v = NULL;
+        if (box_read_file(AT_FDCWD, path, 64, &v, NULL, NULL) < 0)
+            return 0;
+        return v2 ? v[0] == '1' : strncmp(v, "THAWED", 6) != 0;
+    }
+    return 0;
+}
+
+int box_cgroup_pids(const struct box_cgroups *cg, pid_t **pids, size_t *n, struct box_err *err)
+{
+    const struct box_cgroup_hier *h = tracking_hier(cg);
+    char dir[PATH_MAX];
+    if (!h || hier_dir(cg, h, dir, sizeof(dir)) < 0)
+        return box_err_set(err, ENOENT, "the container has no cgroup");
+    int r = read_pids(dir, pids, n);
+    return r < 0 ? box_err_sys(err, -r, "read processes of `%s`", dir) : 0;
+}

@@ -65,6 +65,12 @@ int box_cgroup_join_self(const struct box_cgroups *cg, bool skip_v2, struct box_
 int box_cgroup_v2_open(const struct box_cgroups *cg);
 /* Signals every process in the cgroup. */
 int box_cgroup_signal_all(struct box_cgroups *cg, int sig, struct box_err *err);
+/* pause/resume: the v1 freezer or cgroup2's cgroup.freeze. */
+int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err);
+/* 1 when frozen (or freezing), else 0. */
+int box_cgroup_frozen(const struct box_cgroups *cg);
+/* The pids in the container's cgroup (malloc'd array). */
+int box_cgroup_pids(const struct box_cgroups *cg, pid_t **pids, size_t *n, struct box_err *err);
 /* Kills what is left and removes the cgroup from every hierarchy. */
 int box_cgroup_destroy(struct box_cgroups *cg, struct box_err *err);
 /* The same, only where this process made it (undoing a failed create). */

@@ -32,6 +32,11 @@ int box_container_start(const char *root, const char *id, void (*warn)(const cha
 int box_container_state(const char *root, const char *id, json_t **state, struct box_err *err);
 /* JSON array of public states. */
 int box_container_list(const char *root, json_t **list, struct box_err *err);
+/* pause (true) or resume (false) every process of the container. */
+int box_container_pause(const char *root, const char *id, bool pause, struct box_err *err);
+/* The pids of the container's processes. */
+int box_container_ps(const char *root, const char *id, pid_t **pids, size_t *n,
+                     struct box_err *err);
 int box_container_kill(const char *root, const char *id, int sig, bool all, struct box_err *err);
 /* warn receives non-fatal problems (poststop hook failures). */
 int box_container_delete(const char *root, const char *id, bool force,

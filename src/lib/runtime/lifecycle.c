@@ -137,6 +137,52 @@ static int signal_init(const struct box_opened *o, int sig, struct box_err *err)
     return 0;
 }
 
+int box_container_pause(const char *root, const char *id, bool pause, struct box_err *err)
+{
+    struct box_opened o;
+    int r = box_opened_open(root, id, &o, err);
+    if (r < 0)
+        goto out;
+    enum box_status s = box_state_status(o.rootfd, &o.st);
+    if (s != (pause ? BOX_STATUS_RUNNING : BOX_STATUS_PAUSED)) {
+        r = box_err_set(err, EINVAL, "container `%s` is %s: cannot %s it", id, box_status_name(s),
+                        pause ? "pause" : "resume");
+        goto out;
+    }
+    struct box_cgroups cg;
+    box_opened_cgroups(&o, &cg);
+    r = cg.path ? box_cgroup_freeze(&cg, pause, err)
+                : box_err_set(err, EOPNOTSUPP, "container `%s` has no cgroup to freeze", id);
+    box_cgroup_free(&cg);
+    if (r < 0)
+        goto out;
+    /* The mark tells `state` paused from running without reading cgroups. */
+    if (pause) {
+        int fd = openat(o.dir.fd, BOX_PAUSED_MARK, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        unlinkat(o.dir.fd, BOX_PAUSED_MARK, 0);
+    }
+out:
+    box_opened_free(&o);
+    return r;
+}
+
+int box_container_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct box_err *err)
+{
+    struct box_opened o;
+    int r = box_opened_open(root, id, &o, err);
+    if (r == 0) {
+        struct box_cgroups cg;
+        box_opened_cgroups(&o, &cg);
+        r = box_cgroup_pids(&cg, pids, n, err);
+        box_cgroup_free(&cg);
+    }
+    box_opened_free(&o);
+    return r;
+}
+
 int box_container_kill(const char *root, const char *id, int sig, bool all, struct box_err *err)
 {
     struct box_opened o;
@@ -144,7 +190,7 @@ int box_container_kill(const char *root, const char *id, int sig, bool all, stru
     if (r < 0)
         goto out;
     enum box_status s = box_state_status(o.rootfd, &o.st);
-    if (s != BOX_STATUS_CREATED && s != BOX_STATUS_RUNNING) {
+    if (s != BOX_STATUS_CREATED && s != BOX_STATUS_RUNNING && s != BOX_STATUS_PAUSED) {
         r = box_err_set(err, EINVAL, "container `%s` is %s: nothing to signal", id,
                         box_status_name(s));
         goto out;
@@ -189,13 +235,16 @@ int box_container_delete(const char *root, const char *id, bool force,
     if (r < 0)
         goto out;
     enum box_status s = box_state_status(o.rootfd, &o.st);
-    if (s == BOX_STATUS_RUNNING && !force) {
+    if ((s == BOX_STATUS_RUNNING || s == BOX_STATUS_PAUSED) && !force) {
         r = box_err_set(err, EBUSY, "container `%s` is running: stop it first or use --force", id);
         goto out;
     }
     struct box_cgroups cg;
     box_opened_cgroups(&o, &cg);
-    if (s == BOX_STATUS_RUNNING || s == BOX_STATUS_CREATED) {
+    if (s == BOX_STATUS_RUNNING || s == BOX_STATUS_CREATED || s == BOX_STATUS_PAUSED) {
+        /* Frozen tasks die only once thawed. */
+        if (cg.path && s == BOX_STATUS_PAUSED)
+            box_cgroup_freeze(&cg, false, NULL);
         if (cg.path)
             box_cgroup_signal_all(&cg, SIGKILL, NULL);
         signal_init(&o, SIGKILL, NULL);

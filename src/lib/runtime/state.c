@@ -19,7 +19,7 @@
 
 const char *box_status_name(enum box_status s)
 {
-    static const char *const names[] = {"creating", "created", "running", "stopped"};
+    static const char *const names[] = {"creating", "created", "running", "stopped", "paused"};
     return names[s];
 }
 
@@ -299,6 +299,9 @@ enum box_status box_state_status(int rootfd, const struct box_state *st)
     snprintf(path, sizeof(path), "%s/%s", st->id, BOX_EXEC_SOCK_NEW);
     if (faccessat(rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         return BOX_STATUS_CREATING;
+    snprintf(path, sizeof(path), "%s/%s", st->id, BOX_PAUSED_MARK);
+    if (faccessat(rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return BOX_STATUS_PAUSED;
     return BOX_STATUS_RUNNING;
 }
 

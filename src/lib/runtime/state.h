@@ -16,6 +16,7 @@ enum box_status {
     BOX_STATUS_CREATED,
     BOX_STATUS_RUNNING,
     BOX_STATUS_STOPPED,
+    BOX_STATUS_PAUSED,
 };
 const char *box_status_name(enum box_status s);
 
@@ -70,5 +71,6 @@ int box_pidfd_checked(pid_t pid, uint64_t start_time);
 #define BOX_STATE_FILE    "state.json"
 #define BOX_EXEC_SOCK     "exec.sock"
 #define BOX_EXEC_SOCK_NEW "exec.sock.new"
+#define BOX_PAUSED_MARK   "paused"
 
 #endif
