@@ -26,6 +26,7 @@ static const char usage[] =
     "  pause     freeze every process of a container\n"
     "  resume    thaw a paused container\n"
     "  ps        list a container's processes\n"
+    "  update    change a container's resource limits\n"
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
@@ -44,11 +45,11 @@ static const struct {
     const char *name;
     int (*fn)(struct box_cli *, int, char **);
 } commands[] = {
-    {"create", box_cmd_create}, {"start", box_cmd_start},       {"state", box_cmd_state},
-    {"kill", box_cmd_kill},     {"delete", box_cmd_delete},     {"run", box_cmd_run},
-    {"exec", box_cmd_exec},     {"pause", box_cmd_pause},       {"resume", box_cmd_resume},
-    {"ps", box_cmd_ps},         {"list", box_cmd_list},         {"ps-list", box_cmd_list},
-    {"spec", box_cmd_spec},     {"features", box_cmd_features},
+    {"create", box_cmd_create}, {"start", box_cmd_start},   {"state", box_cmd_state},
+    {"kill", box_cmd_kill},     {"delete", box_cmd_delete}, {"run", box_cmd_run},
+    {"exec", box_cmd_exec},     {"pause", box_cmd_pause},   {"resume", box_cmd_resume},
+    {"ps", box_cmd_ps},         {"update", box_cmd_update}, {"list", box_cmd_list},
+    {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},     {"features", box_cmd_features},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box

@@ -153,3 +153,22 @@ v2_only() {
     assert_line_present "0::/"
     assert_contains "$output" "/sys/fs/cgroup/cgroup.procs"
 }
+
+@test "update: flags and a LinuxResources file change the running container's limits, and stick" {
+    has_controller pids || skip "no pids controller"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    pid=$(pid_of "$ID")
+    box update --pids-limit 33 "$ID"
+    [ "$(cg_file "$pid" pids pids.max pids.max)" = 33 ] || fail "pids.max not updated"
+    echo '{"memory": {"limit": 67108864}}' | box update --resources - "$ID"
+    if has_controller memory; then
+        v=$(cg_file "$pid" memory memory.limit_in_bytes memory.max)
+        [ "$v" = 67108864 ] || fail "memory limit: $v"
+    fi
+    [ "$(cg_file "$pid" pids pids.max pids.max)" = 33 ] || fail "the second update undid the first"
+    run box update --pids-limit lots "$ID"
+    assert_failed
+    assert_contains "$output" "--pids-limit"
+}

@@ -340,7 +340,7 @@ static int v1_cpu(const char *dir, const struct box_cgroup_hier *h, const struct
 }
 
 static int v1_apply(const char *dir, const struct box_cgroup_hier *h, const struct box_spec *spec,
-                    struct box_err *err)
+                    bool devices, struct box_err *err)
 {
     const struct box_resources *r = &spec->resources;
     if (has_controller(h, "memory") && v1_memory(dir, r, err) < 0)
@@ -353,7 +353,7 @@ static int v1_apply(const char *dir, const struct box_cgroup_hier *h, const stru
         if (rr < 0)
             return box_err_prefix(err, "linux.resources.pids.limit");
     }
-    if (has_controller(h, "devices") && v1_devices(dir, spec, err) < 0)
+    if (devices && has_controller(h, "devices") && v1_devices(dir, spec, err) < 0)
         return -err->code;
     return 0;
 }
@@ -541,7 +541,7 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
             if (has_controller(h, "cpuset"))
                 v1_cpuset_init_path(h->mount, dir);
             if (spec)
-                r = v1_apply(dir, h, spec, err);
+                r = v1_apply(dir, h, spec, true, err);
         }
         if (r < 0) {
             box_err_prefix(err, "cgroup `%s`", dir);
@@ -757,4 +757,23 @@ int box_cgroup_pids(const struct box_cgroups *cg, pid_t **pids, size_t *n, struc
         return box_err_set(err, ENOENT, "the container has no cgroup");
     int r = read_pids(dir, pids, n);
     return r < 0 ? box_err_sys(err, -r, "read processes of `%s`", dir) : 0;
+}
+
+int box_cgroup_update(struct box_cgroups *cg, const struct box_spec *spec, bool devices,
+                      struct box_err *err)
+{
+    for (size_t i = 0; i < cg->n; i++) {
+        struct box_cgroup_hier *h = &cg->h[i];
+        char dir[PATH_MAX];
+        if (hier_dir(cg, h, dir, sizeof(dir)) < 0 || access(dir, F_OK) < 0)
+            continue;
+        int r = 0;
+        if (h->v2 && cg->layout == BOX_CGROUP_V2)
+            r = v2_apply(dir, spec, err);
+        else if (!h->v2)
+            r = v1_apply(dir, h, spec, devices, err);
+        if (r < 0)
+            return box_err_prefix(err, "cgroup `%s`", dir);
+    }
+    return 0;
 }

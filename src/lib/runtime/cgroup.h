@@ -65,6 +65,10 @@ int box_cgroup_join_self(const struct box_cgroups *cg, bool skip_v2, struct box_
 int box_cgroup_v2_open(const struct box_cgroups *cg);
 /* Signals every process in the cgroup. */
 int box_cgroup_signal_all(struct box_cgroups *cg, int sig, struct box_err *err);
+/* Writes spec's resources into the existing cgroup (update); the v1 device
+ * rules only with `devices` (rewriting them briefly denies every device). */
+int box_cgroup_update(struct box_cgroups *cg, const struct box_spec *spec, bool devices,
+                      struct box_err *err);
 /* pause/resume: the v1 freezer or cgroup2's cgroup.freeze. */
 int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err);
 /* 1 when frozen (or freezing), else 0. */

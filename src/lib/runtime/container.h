@@ -34,6 +34,9 @@ int box_container_state(const char *root, const char *id, json_t **state, struct
 int box_container_list(const char *root, json_t **list, struct box_err *err);
 /* pause (true) or resume (false) every process of the container. */
 int box_container_pause(const char *root, const char *id, bool pause, struct box_err *err);
+/* update: merges a LinuxResources object into the container's and writes
+ * the cgroup files. */
+int box_container_update(const char *root, const char *id, json_t *resources, struct box_err *err);
 /* The pids of the container's processes. */
 int box_container_ps(const char *root, const char *id, pid_t **pids, size_t *n,
                      struct box_err *err);

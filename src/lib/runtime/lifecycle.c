@@ -169,6 +169,74 @@ out:
     return r;
 }
 
+/* Merges `upd` into `dst` key by key, objects recursively (runc update:
+ * what the update names changes, the rest stays). */
+static void merge(json_t *dst, json_t *upd)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(upd, k, v)
+    {
+        json_t *old = json_object_get(dst, k);
+        if (json_is_object(v) && json_is_object(old))
+            merge(old, v);
+        else
+            json_object_set(dst, k, v);
+    }
+}
+
+int box_container_update(const char *root, const char *id, json_t *resources, struct box_err *err)
+{
+    struct box_opened o;
+    struct box_spec spec = {0};
+    struct box_cgroups cg = {0};
+    int r = box_opened_open(root, id, &o, err);
+    if (r < 0)
+        goto out;
+    enum box_status s = box_state_status(o.rootfd, &o.st);
+    if (s == BOX_STATUS_STOPPED || !o.st.config) {
+        r = box_err_set(err, EINVAL, "container `%s` is %s: nothing to update", id,
+                        box_status_name(s));
+        goto out;
+    }
+    if (!json_is_object(resources)) {
+        r = box_err_set(err, EINVAL, "--resources: must be a JSON object (LinuxResources)");
+        goto out;
+    }
+    json_t *cfg = json_deep_copy(o.st.config);
+    json_t *lx = json_object_get(cfg, "linux");
+    if (!json_is_object(lx))
+        json_object_set_new(cfg, "linux", lx = json_object());
+    json_t *res = json_object_get(lx, "resources");
+    if (!json_is_object(res))
+        json_object_set_new(lx, "resources", res = json_object());
+    merge(res, resources);
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    r = text ? box_spec_parse(text, strlen(text), &spec, err) : -ENOMEM;
+    free(text);
+    if (r < 0) {
+        json_decref(cfg);
+        box_err_prefix(err, "update");
+        goto out;
+    }
+    box_opened_cgroups(&o, &cg);
+    r = cg.path ? box_cgroup_update(&cg, &spec, json_object_get(resources, "devices") != NULL, err)
+                : box_err_set(err, EOPNOTSUPP, "container `%s` has no cgroup to update", id);
+    if (r == 0) {
+        /* Later verbs (and a later update) see the new limits. */
+        json_decref(o.st.config);
+        o.st.config = cfg;
+        r = box_state_write(o.dir.fd, &o.st, err);
+    } else {
+        json_decref(cfg);
+    }
+out:
+    box_cgroup_free(&cg);
+    box_spec_free(&spec);
+    box_opened_free(&o);
+    return r;
+}
+
 int box_container_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct box_err *err)
 {
     struct box_opened o;
