@@ -9,7 +9,8 @@
 # state, sockets, locks, event logs and the runtime's own state root where the
 # engine lets it be chosen.  The image is built from $BUSYBOX, so no registry
 # is needed.  Nothing global is touched except what an engine cannot be told
-# to put elsewhere, and that is removed again:
+# to put elsewhere; each test asserts that its containers left nothing there,
+# and teardown_file removes the directories an engine made:
 #   podman:     the runtime's default state root (podman 4 forwards no --root
 #               to the runtime: `--runtime-flag` does not reach the cleanup
 #               process that conmon starts); its cgroup parent libpod_parent;
@@ -144,6 +145,7 @@ _pm_write_config() {
     cat >"$PM_DIR/containers.conf" <<EOF
 [containers]
 netns = "none"
+log_driver = "k8s-file"
 default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
 
 [engine]
@@ -161,6 +163,7 @@ network_config_dir = "$PM_DIR/net"
 EOF
     cat >"$PM_DIR/storage.conf" <<EOF
 [storage]
+driver = "${PM_STORAGE_DRIVER:-overlay}"
 graphroot = "$PM_DIR/root"
 runroot = "$PM_DIR/run"
 EOF
@@ -179,33 +182,44 @@ _pm_setup() {
         }
     done
     mkdir -p "$PM_DIR/tmp"
-    _pm_write_config
-    # The import copies blobs, and the copy records them in a cache under
-    # /var/lib/containers that no option moves: a private tmpfs there keeps
-    # the host's untouched.
-    if ! eng_cmd unshare --mount --propagation private \
-        sh -c 'mount -t tmpfs tmpfs /var/lib && exec "$@"' sh \
-        podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" \
-        import "$ENG_DIR/rootfs.tar" "$ENG_IMAGE" >"$PM_DIR/import.log" 2>&1; then
-        PM_SKIP="podman import failed: $(tail -n 3 "$PM_DIR/import.log")"
-    fi
+    # overlay where the file system under /tmp supports it, else vfs.
+    for PM_STORAGE_DRIVER in overlay vfs; do
+        _pm_write_config
+        _pm_import && return 0
+        rm -rf "$PM_DIR/root" "$PM_DIR/run"
+    done
+    PM_SKIP="podman import failed: $(tail -n 3 "$PM_DIR/import.log")"
     return 0
 }
 
-# pm_container_ids: the id of every container podman created in this file.
-pm_container_ids() {
-    [ -f "$PM_DIR/events.log" ] || return 0
-    jq -r 'select(.Type == "container" and .Status == "create") | .ID' "$PM_DIR/events.log" |
-        sort -u
+# _pm_import: the image, from the root filesystem tarball.
+_pm_import() {
+    # The import copies blobs, and the copy records them in a cache under
+    # /var/lib/containers that no option moves: a private tmpfs there keeps
+    # the host's untouched.
+    eng_cmd unshare --mount --propagation private \
+        sh -c 'mount -t tmpfs tmpfs /var/lib && exec "$@"' sh \
+        podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" \
+        import "$ENG_DIR/rootfs.tar" "$ENG_IMAGE" >"$PM_DIR/import.log" 2>&1
 }
 
-# pm_residue: one line per thing a removed container left: the runtime still
-# knows it (in its default state root), its cgroup, its monitor or any
-# process naming it, a mount under podman's directories.
+# pm_container_ids [FROM]: the id of every container podman created in this
+# file, or since line FROM of its event log.
+pm_container_ids() {
+    [ -f "$PM_DIR/events.log" ] || return 0
+    tail -n "+${1:-1}" "$PM_DIR/events.log" |
+        jq -r 'select(.Type == "container" and .Status == "create") | .ID' | sort -u
+}
+
+# pm_residue: one line per thing left by a removed container made since the
+# test began (all of this file's in teardown_file): podman still has it, the
+# runtime still knows it (in its default state root), its cgroup, its monitor
+# or any process naming it, a mount under podman's directories.
 pm_residue() {
-    local id
-    for id in $(pm_container_ids); do
-        if pm container exists "$id" 2>/dev/null; then
+    local id known
+    known=$(pm ps --all --no-trunc --format '{{.ID}}' 2>/dev/null)
+    for id in $(pm_container_ids "${PM_EVENTS_FROM:-1}"); do
+        if grep -qxF -- "$id" <<<"$known"; then
             printf 'podman container: %s\n' "$id"
             continue
         fi
@@ -217,6 +231,11 @@ pm_residue() {
     return 0
 }
 
+# pm_setup: mark where this test's events begin.
+pm_setup() {
+    PM_EVENTS_FROM=$(($(wc -l <"$PM_DIR/events.log" 2>/dev/null || echo 0) + 1))
+}
+
 # pm_teardown: remove what the test left, then assert that nothing remains.
 pm_teardown() {
     local r
@@ -225,7 +244,7 @@ pm_teardown() {
 }
 
 pm_teardown_file() {
-    local m
+    local m PM_EVENTS_FROM=1
     pm rm --all --force --time 0 >/dev/null 2>&1
     pm rmi --all --force >/dev/null 2>&1
     eng_poll 10 pm_residue >/dev/null
@@ -260,12 +279,7 @@ ctr_task_pid() {
     c_tr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $2}'
 }
 
-# ctr_task_status ID
-ctr_task_status() {
-    c_tr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'
-}
-
-# _ctd_write_config
+# _ctd_write_config: containerd's configuration under $CTD_DIR.
 _ctd_write_config() {
     # Only what ctr needs: no CRI (it wants CNI and a pause image), no
     # snapshotters that cannot work on this file system, no tracing; the opt
@@ -305,7 +319,7 @@ EOF
 # _ctd_setup: start a private containerd and import the image; sets CTD_SKIP
 # to why containerd cannot be used, or to nothing, and CTD_PID.
 _ctd_setup() {
-    local bin
+    local bin deadline why
     CTD_SKIP=
     CTD_PID=
     for bin in containerd ctr containerd-shim-runc-v2; do
@@ -318,11 +332,15 @@ _ctd_setup() {
     _ctd_write_config
     containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
     CTD_PID=$!
-    if ! wait_for 20 c_tr version >/dev/null 2>&1; then
-        CTD_SKIP="containerd did not start: $(grep -E 'level=(error|fatal)' \
-            "$CTD_DIR/containerd.log" | tail -n 3)"
-        return 0
-    fi
+    deadline=$((SECONDS + 20))
+    until c_tr --connect-timeout 1s version >/dev/null 2>&1; do
+        if ! kill -0 "$CTD_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            why=$(grep -E 'level=(error|fatal)' "$CTD_DIR/containerd.log" | tail -n 3)
+            CTD_SKIP="containerd did not start: ${why:-$(tail -n 3 "$CTD_DIR/containerd.log")}"
+            return 0
+        fi
+        sleep 0.05
+    done
     if ! c_tr image import "$ENG_DIR/image.tar" >"$CTD_DIR/import.log" 2>&1; then
         CTD_SKIP="ctr image import failed: $(tail -n 3 "$CTD_DIR/import.log")"
     fi
@@ -339,7 +357,7 @@ ctd_residue() {
         [ -e "$e" ] && printf 'runtime state: %s\n' "$e"
     done
     eng_cgroups_named "*/$CTD_NS/*" | sed 's/^/cgroup: /'
-    eng_procs_matching "-namespace $CTD_NS" | sed 's/^/process: /'
+    eng_procs_matching "$CTD_NS" | sed 's/^/process: /'
     eng_mounts_under "$CTD_DIR" | sed 's/^/mount: /'
     return 0
 }
@@ -419,6 +437,23 @@ eng_teardown_file() {
     [ -z "${PM_SKIP:-}" ] && pm_teardown_file
     ctd_teardown_file
     rm -rf "$ENG_DIR"
+}
+
+# eng_setup / eng_teardown: per test, for the engine that the test's name
+# starts with ("podman: ...", "containerd: ...").
+eng_setup() {
+    [ -z "${ACC_SKIP_REASON:-}" ] || return 0
+    case "$BATS_TEST_DESCRIPTION" in
+    podman:*) [ -n "${PM_SKIP:-}" ] || pm_setup ;;
+    esac
+}
+
+eng_teardown() {
+    [ -z "${ACC_SKIP_REASON:-}" ] || return 0
+    case "$BATS_TEST_DESCRIPTION" in
+    podman:*) [ -n "${PM_SKIP:-}" ] || pm_teardown ;;
+    containerd:*) [ -n "${CTD_SKIP:-}" ] || ctd_teardown ;;
+    esac
 }
 
 # require_podman / require_containerd: skip, saying why, when the engine

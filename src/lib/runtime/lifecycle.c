@@ -297,7 +297,9 @@ int box_container_delete(const char *root, const char *id, bool force,
     int r = box_opened_open(root, id, &o, err);
     if (r == -ENOENT && force) {
         box_err_clear(err);
-        r = 0; /* delete --force is idempotent */
+        r = 0; /* delete --force is idempotent, and sweeps a create killed early */
+        if (o.rootfd >= 0)
+            box_container_sweep_staging(o.rootfd, id);
         goto out;
     }
     if (r < 0)

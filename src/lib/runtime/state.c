@@ -45,13 +45,49 @@ static int lock_dir(int fd)
     return 0;
 }
 
+/* The directory a create of `id` builds before publishing it: one name per
+ * id (a hash, as ids may be long), so that a create killed midway leaves
+ * something `delete --force` of that id can find and sweep. */
+static void staging_name(const char *id, char *buf, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(buf, len, ".new-%016llx", (unsigned long long)h);
+}
+
+/* Removes the staging directory of `id` if no create holds its lock. */
+int box_container_sweep_staging(int rootfd, const char *id)
+{
+    char tmp[64];
+    staging_name(id, tmp, sizeof(tmp));
+    int fd = openat(rootfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int r = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        r = box_remove_tree(rootfd, tmp);
+    else
+        r = -EBUSY; /* a create of this id is running */
+    close(fd);
+    return r;
+}
+
 int box_container_dir_create(int rootfd, const char *id, struct box_container_dir *dir,
                              struct box_err *err)
 {
     char tmp[64];
-    snprintf(tmp, sizeof(tmp), ".new-%d-%lx", (int)getpid(), (unsigned long)random());
-    if (mkdirat(rootfd, tmp, 0700) < 0)
-        return box_err_sys(err, errno, "create state directory");
+    staging_name(id, tmp, sizeof(tmp));
+    if (mkdirat(rootfd, tmp, 0700) < 0) {
+        /* Another create of this id is under way, or one died midway. */
+        if (errno != EEXIST)
+            return box_err_sys(err, errno, "create state directory");
+        if (box_container_sweep_staging(rootfd, id) == -EBUSY)
+            return box_err_set(err, EEXIST, "container `%s` is being created", id);
+        if (mkdirat(rootfd, tmp, 0700) < 0)
+            return errno == EEXIST ? box_err_set(err, EEXIST, "container `%s` is being created", id)
+                                   : box_err_sys(err, errno, "create state directory");
+    }
     int fd = openat(rootfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;

@@ -45,6 +45,9 @@ int box_state_root_open(const char *root, bool create, struct box_err *err);
 /* Atomically creates and locks <root>/<id>; -EEXIST when it exists. */
 int box_container_dir_create(int rootfd, const char *id, struct box_container_dir *dir,
                              struct box_err *err);
+/* Removes what a create of `id` killed before publishing left behind;
+ * -EBUSY while a create of `id` runs. */
+int box_container_sweep_staging(int rootfd, const char *id);
 /* Opens and locks an existing <root>/<id>; -ENOENT when absent. */
 int box_container_dir_open(int rootfd, const char *id, struct box_container_dir *dir,
                            struct box_err *err);
