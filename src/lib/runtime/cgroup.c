@@ -254,32 +254,50 @@ static const struct box_dev_rule default_dev_rules[] = {
     {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"},
 };
 
+/* One rule written to an open devices.allow or devices.deny: the files take
+ * one rule per write, so each is opened once for all of its rules. */
+static int dev_write(int fd, const char *file, const struct box_dev_rule *rule, struct box_err *err)
+{
+    char s[64];
+    if (box_cgroup_dev_rule_string(rule, s, sizeof(s)) < 0)
+        return 0;
+    ssize_t w;
+    do {
+        w = write(fd, s, strlen(s));
+    } while (w < 0 && errno == EINTR);
+    return w < 0 ? box_err_sys(err, errno, "write `%s` to `%s`", s, file) : 0;
+}
+
 static int v1_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
 {
-    char rule[64];
     const struct box_resources *r = &spec->resources;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/devices.allow", dir);
+    _cleanup_close_ int allow = open(path, O_WRONLY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "%s/devices.deny", dir);
+    _cleanup_close_ int deny = open(path, O_WRONLY | O_CLOEXEC);
+    if (allow < 0 || deny < 0)
+        return box_err_sys(err, errno, "open the device rules of `%s`", dir);
     /* Start from deny-all, then replay the spec's rules in order. */
-    if (write_at(dir, "devices.deny", "a", err) < 0)
+    static const struct box_dev_rule all = {false, 'a', -1, -1, "rwm"};
+    if (dev_write(deny, "devices.deny", &all, err) < 0)
         return -err->code;
     for (size_t i = 0; i < r->n_dev_rules; i++) {
-        if (box_cgroup_dev_rule_string(&r->dev_rules[i], rule, sizeof(rule)) < 0)
-            continue;
-        if (write_at(dir, r->dev_rules[i].allow ? "devices.allow" : "devices.deny", rule, err) < 0)
+        const struct box_dev_rule *d = &r->dev_rules[i];
+        if (dev_write(d->allow ? allow : deny, d->allow ? "devices.allow" : "devices.deny", d,
+                      err) < 0)
             return box_err_prefix(err, "linux.resources.devices[%zu]", i);
     }
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++) {
-        box_cgroup_dev_rule_string(&default_dev_rules[i], rule, sizeof(rule));
-        if (write_at(dir, "devices.allow", rule, err) < 0)
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++)
+        if (dev_write(allow, "devices.allow", &default_dev_rules[i], err) < 0)
             return -err->code;
-    }
     /* linux.devices are created for the container: let it use them. */
     for (size_t i = 0; i < spec->n_devices; i++) {
         const struct box_device *d = &spec->devices[i];
         if (d->type == 'p')
             continue;
         struct box_dev_rule dr = {true, d->type == 'u' ? 'c' : d->type, d->major, d->minor, "rwm"};
-        box_cgroup_dev_rule_string(&dr, rule, sizeof(rule));
-        if (write_at(dir, "devices.allow", rule, err) < 0)
+        if (dev_write(allow, "devices.allow", &dr, err) < 0)
             return box_err_prefix(err, "linux.devices[%zu]", i);
     }
     return 0;
