@@ -25,6 +25,7 @@
 #include "lib/runtime/create.h"
 #include "lib/runtime/hooks.h"
 #include "lib/runtime/init.h"
+#include "lib/runtime/launch.h"
 #include "lib/runtime/seccomp.h"
 #include "lib/runtime/state.h"
 #include "lib/runtime/sync.h"
@@ -81,23 +82,6 @@ static int prepare(const struct box_create_opts *o, struct box_prepared *pp, str
                                    "new namespaces is not supported");
     }
     return 0;
-}
-
-static int connect_console(const char *path, struct box_err *err)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return box_err_set(err, ENAMETOOLONG, "--console-socket `%s`: path too long", path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return box_err_sys(err, errno, "--console-socket: socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return box_err_sys(err, e, "--console-socket `%s`", path);
-    }
-    return fd;
 }
 
 /* The start socket, bound through the directory fd so long roots and ids
@@ -341,7 +325,8 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
     struct box_spec *s = &c->pp.spec;
     if (prepare(o, &c->pp, err) < 0)
         return -err->code;
-    if (o->console_socket && (c->console_fd = connect_console(o->console_socket, err)) < 0)
+    if (o->console_socket &&
+        (c->console_fd = box_launch_connect_console(o->console_socket, err)) < 0)
         return -err->code;
     if (o->has_console_fd && (c->console_fd = fcntl(o->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
         return box_err_sys(err, errno, "console");

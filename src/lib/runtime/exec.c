@@ -281,22 +281,6 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     child_fail(sync, (box_err_sys(&err, errno, "exec the trampoline"), &err));
 }
 
-static int connect_console(const char *path, struct box_err *err)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return box_err_set(err, ENAMETOOLONG, "--console-socket `%s`: path too long", path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return box_err_sys(err, e, "--console-socket `%s`", path);
-    }
-    return fd;
-}
-
 /* Reads the child's verdict: EOF once the program is exec'd. */
 static int child_verdict(struct exec_ctx *c, pid_t pid, struct box_err *err)
 {
@@ -377,7 +361,8 @@ static int do_exec(struct exec_ctx *c, pid_t *pid, const sigset_t *set, int *exi
     c->ns_flags = namespace_flags(&c->spec);
     box_opened_cgroups(&op, &c->cg);
     c->cgroupfd = c->cg.path ? box_cgroup_v2_open(&c->cg) : -1;
-    if (o->console_socket && (c->console = connect_console(o->console_socket, err)) < 0) {
+    if (o->console_socket &&
+        (c->console = box_launch_connect_console(o->console_socket, err)) < 0) {
         r = c->console;
         goto out;
     }
@@ -429,13 +414,8 @@ int box_container_exec(const struct box_exec_opts *o, int *exit_code, struct box
 {
     struct exec_ctx c = {
         .o = o, .pidfd = -1, .sync = {-1, -1}, .console = -1, .relay = -1, .cgroupfd = -1};
-    static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
-                                    SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
     sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(forwarded); i++)
-        sigaddset(&set, forwarded[i]);
+    box_forwarded_signals(&set);
     sigprocmask(SIG_BLOCK, &set, &old);
     pid_t pid = 0;
     *exit_code = 0;

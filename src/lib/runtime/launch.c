@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -93,10 +94,30 @@ int box_launch_prepare_fds(unsigned preserve_fds, struct box_err *err)
     return 0;
 }
 
+int box_launch_connect_console(const char *path, struct box_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return box_err_set(err, ENAMETOOLONG, "--console-socket `%s`: path too long", path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return box_err_sys(err, e, "--console-socket `%s`", path);
+    }
+    return fd;
+}
+
 int box_launch_send_fd(int sock, int fd)
 {
-    char dummy = 'p';
-    struct iovec iov = {&dummy, 1};
+    return box_launch_send_fd_with(sock, "p", 1, fd) < 0 ? -errno : 0;
+}
+
+ssize_t box_launch_send_fd_with(int sock, const void *data, size_t len, int fd)
+{
+    struct iovec iov = {(void *)data, len};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -109,5 +130,9 @@ int box_launch_send_fd(int sock, int fd)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
 }

@@ -4,6 +4,7 @@
 #define BOX_RUNTIME_LAUNCH_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/base/err.h"
 
@@ -18,5 +19,9 @@ int box_launch_trampoline_fd(struct box_err *err);
 int box_launch_console_attach(int peer, struct box_err *err);
 /* Sends fd over a unix socket with SCM_RIGHTS; -errno on failure. */
 int box_launch_send_fd(int sock, int fd);
+/* The same with `data` as the message; sendmsg's result. */
+ssize_t box_launch_send_fd_with(int sock, const void *data, size_t len, int fd);
+/* A connected --console-socket. */
+int box_launch_connect_console(const char *path, struct box_err *err);
 
 #endif

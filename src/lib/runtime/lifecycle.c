@@ -345,13 +345,8 @@ out:
 int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
                       void (*warn)(const char *msg), struct box_err *err)
 {
-    static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
-                                    SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
     sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(forwarded); i++)
-        sigaddset(&set, forwarded[i]);
+    box_forwarded_signals(&set);
     if (!detach)
         sigprocmask(SIG_BLOCK, &set, &old);
     /* In the foreground without a console socket, a terminal the config

@@ -77,3 +77,13 @@ int box_wait_child(pid_t pid, const sigset_t *set, int *exit_code)
             ; /* other children: hooks are waited for where they run */
     }
 }
+
+void box_forwarded_signals(sigset_t *set)
+{
+    static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
+                                    SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD);
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(forwarded); i++)
+        sigaddset(set, forwarded[i]);
+}

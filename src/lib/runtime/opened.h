@@ -24,5 +24,8 @@ void box_opened_cgroups(const struct box_opened *o, struct box_cgroups *cg);
 /* Waits for our child pid with the signals in `set` blocked, forwarding
  * every one but SIGCHLD to it; fills its exit code (128+N for signal N). */
 int box_wait_child(pid_t pid, const sigset_t *set, int *exit_code);
+/* What `run` and `exec` in the foreground block and pass on to their child:
+ * SIGCHLD plus the signals a caller sends to stop or steer it. */
+void box_forwarded_signals(sigset_t *set);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/runtime/launch.h"
 #include "lib/runtime/spec.h"
 #include "lib/runtime/spec_json.h"
 
@@ -541,23 +542,7 @@ static int connect_listener(const char *path, struct box_err *err)
  * take the rest in more writes. */
 static int send_state(int sock, const char *text, size_t len, int fd)
 {
-    struct iovec iov = {(void *)text, len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    ssize_t n;
-    do {
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = box_launch_send_fd_with(sock, text, len, fd);
     if (n < 0)
         return -errno;
     for (size_t off = (size_t)n; off < len;) {
