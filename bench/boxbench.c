@@ -7,15 +7,22 @@
  *     peak RSS (ru_maxrss from wait4);
  *   - one `run` after the machine sat idle for --idle-ms: wall time;
  *   - a sequence of `run`s: total wall time;
- *   - `create`, `start` and `delete` of one container: wall time of each.
+ *   - `create`, `start` and `delete` of one container: wall time of each;
+ *   - with --seccomp-bundle B: one `run` of B (the same container under a
+ *     default seccomp profile) right after the warm run: wall time;
+ *   - with --exec-bundle B: one long-running container of B per runtime,
+ *     created and started once, then --exec N `exec ID /bin/true`: wall time;
+ *   - with --podman PATH: `PATH --runtime RT run --rm IMAGE /bin/true`,
+ *     --podman-rounds times: wall time.
  * With --bare ROOTFS it adds a "bare" column: fork, unshare the namespaces of
  * `runc spec` (mount, pid, network, ipc, uts), fork, chroot, exec /bin/true.
  * That is what the kernel charges for a container without any runtime: the floor.
  *
  * Each figure is the median over the rounds; the first runtime is divided by
  * each other one. Timings are printed, never asserted: the exit status is 0
- * unless a runtime failed to run the container, which is reported with the
- * runtime's stderr.
+ * unless a runtime failed to run the container or one of the optional rows,
+ * which is reported with the runtime's stderr; a failed optional row stops
+ * only that row.
  *
  * The program makes itself a child subreaper so that a container's init,
  * orphaned when `create` returns, is reparented here: after `start` it is
@@ -61,6 +68,9 @@ enum metric {
     M_CREATE,
     M_START,
     M_DELETE,
+    M_SECCOMP_WALL,
+    M_EXEC_WALL,
+    M_PODMAN_WALL,
     M_COUNT
 };
 
@@ -80,13 +90,17 @@ static const struct metric_info metrics[M_COUNT] = {
     [M_CREATE] = {"create: wall", "ms", 2, true},
     [M_START] = {"start: wall", "ms", 2, true},
     [M_DELETE] = {"delete: wall", "ms", 2, true},
+    [M_SECCOMP_WALL] = {"run with default seccomp: wall", "ms", 2, true},
+    [M_EXEC_WALL] = {"exec: wall", "ms", 2, true},
+    [M_PODMAN_WALL] = {"podman run --rm: wall", "ms", 1, true},
 };
 
 struct runtime {
     char name[32];
     const char *path; /* NULL for the bare baseline */
     char root[PATH_MAX];
-    bool failed;
+    bool failed;              /* `run` failed: the runtime is not measured further */
+    bool row_failed[M_COUNT]; /* one of the optional rows failed: that row stops */
     double *samples[M_COUNT];
     size_t count[M_COUNT];
 };
@@ -96,11 +110,17 @@ struct options {
     const char *state;
     const char *bare_rootfs;
     const char *csv;
+    const char *seccomp_bundle;
+    const char *exec_bundle;
+    const char *podman;
+    const char *podman_image;
     unsigned rounds;
     unsigned seq;
     unsigned seq_rounds;
     unsigned timeout_s;
     unsigned idle_ms;
+    unsigned exec_n;
+    unsigned podman_rounds;
 };
 
 /* One finished child: what the harness records about it. */
@@ -120,6 +140,8 @@ static struct options opt = {
     .seq_rounds = 5,
     .timeout_s = 30,
     .idle_ms = 50,
+    .exec_n = 21,
+    .podman_rounds = 5,
 };
 static int stderr_fd = -1; /* memfd that collects the stderr of the last command */
 static int devnull_fd = -1;
@@ -359,8 +381,8 @@ static void describe_failure(struct runtime *rt, const char *step, const char *i
 }
 
 /* argv for `PATH --root ROOT VERB [--bundle B] [FLAG] ID`. */
-static void build_argv(const struct runtime *rt, const char *verb, const char *flag, const char *id,
-                       char *argv[10])
+static void build_argv(const struct runtime *rt, const char *verb, const char *bundle,
+                       const char *flag, const char *id, char *argv[10])
 {
     size_t i = 0;
 
@@ -370,7 +392,7 @@ static void build_argv(const struct runtime *rt, const char *verb, const char *f
     argv[i++] = (char *)verb;
     if (strcmp(verb, "run") == 0 || strcmp(verb, "create") == 0) {
         argv[i++] = "--bundle";
-        argv[i++] = (char *)opt.bundle;
+        argv[i++] = (char *)bundle;
     }
     if (flag != NULL)
         argv[i++] = (char *)flag;
@@ -378,13 +400,19 @@ static void build_argv(const struct runtime *rt, const char *verb, const char *f
     argv[i] = NULL;
 }
 
-static void runtime_command(struct runtime *rt, const char *verb, const char *flag, const char *id,
-                            struct outcome *out)
+static void bundle_command(struct runtime *rt, const char *verb, const char *bundle,
+                           const char *flag, const char *id, struct outcome *out)
 {
     char *argv[10];
 
-    build_argv(rt, verb, flag, id, argv);
+    build_argv(rt, verb, bundle, flag, id, argv);
     spawn_command(argv, out);
+}
+
+static void runtime_command(struct runtime *rt, const char *verb, const char *flag, const char *id,
+                            struct outcome *out)
+{
+    bundle_command(rt, verb, opt.bundle, flag, id, out);
 }
 
 /* Best effort: leave nothing behind after a failed step. */
@@ -402,6 +430,34 @@ static void fail(struct runtime *rt, const char *step, const char *id, const str
     rt->failed = true;
     if (rt->path != NULL)
         force_delete(rt, id);
+}
+
+/* An optional row failed: say why and stop measuring that row only. */
+static void row_fail(struct runtime *rt, enum metric m, const char *step, const char *id,
+                     const struct outcome *out)
+{
+    describe_failure(rt, step, id, out);
+    fprintf(stderr, "boxbench: %s: no more `%s` samples\n", rt->name, metrics[m].label);
+    rt->row_failed[m] = true;
+}
+
+static bool row_enabled(enum metric m)
+{
+    switch (m) {
+    case M_SECCOMP_WALL:
+        return opt.seccomp_bundle != NULL;
+    case M_EXEC_WALL:
+        return opt.exec_bundle != NULL;
+    case M_PODMAN_WALL:
+        return opt.podman != NULL;
+    default:
+        return true;
+    }
+}
+
+static bool row_live(const struct runtime *rt, enum metric m)
+{
+    return rt->path != NULL && !rt->failed && !rt->row_failed[m] && row_enabled(m);
 }
 
 static void record(struct runtime *rt, enum metric m, double v)
@@ -504,6 +560,122 @@ static void measure_lifecycle(struct runtime *rt, bool keep)
     }
 }
 
+/*
+ * `run` of the seccomp bundle, right after the warm run: like that one it finds
+ * the cgroup lock warm, so the difference between the two rows is the filter.
+ */
+static void measure_seccomp(struct runtime *rt, bool keep)
+{
+    struct outcome out;
+    char id[64];
+
+    if (!row_live(rt, M_SECCOMP_WALL))
+        return;
+    next_id(id, sizeof(id));
+    bundle_command(rt, "run", opt.seccomp_bundle, NULL, id, &out);
+    if (!outcome_ok(&out)) {
+        row_fail(rt, M_SECCOMP_WALL, "run with seccomp", id, &out);
+        force_delete(rt, id);
+        return;
+    }
+    if (keep)
+        record(rt, M_SECCOMP_WALL, out.wall_ms);
+}
+
+/*
+ * One long-running container per runtime, then opt.exec_n rounds of
+ * `exec ID /bin/true` alternating over the runtimes. The containers' inits
+ * live on while the others are measured, so nothing here waits for every
+ * child (reap_all) until they are all deleted at the end.
+ */
+static void measure_exec(void)
+{
+    char ids[MAX_RUNTIMES][64];
+    bool up[MAX_RUNTIMES] = {false};
+    struct outcome out;
+
+    fprintf(stderr, "boxbench: %u rounds of exec\n", opt.exec_n);
+    for (size_t i = 0; i < runtime_count; i++) {
+        struct runtime *rt = &runtimes[i];
+
+        if (!row_live(rt, M_EXEC_WALL))
+            continue;
+        next_id(ids[i], sizeof(ids[i]));
+        up[i] = true; /* from here on it is deleted at the end, whatever happens */
+        bundle_command(rt, "create", opt.exec_bundle, NULL, ids[i], &out);
+        if (!outcome_ok(&out)) {
+            row_fail(rt, M_EXEC_WALL, "create for exec", ids[i], &out);
+            continue;
+        }
+        runtime_command(rt, "start", NULL, ids[i], &out);
+        if (!outcome_ok(&out))
+            row_fail(rt, M_EXEC_WALL, "start for exec", ids[i], &out);
+    }
+    /* Round -1 is the warm-up, not recorded. */
+    for (int r = -1; r < (int)opt.exec_n; r++)
+        for (size_t k = 0; k < runtime_count; k++) {
+            size_t i = ((size_t)(r + 1) + k) % runtime_count;
+            struct runtime *rt = &runtimes[i];
+            char *argv[] = {(char *)rt->path, "--root",    rt->root, "exec",
+                            ids[i],           "/bin/true", NULL};
+
+            if (!up[i] || !row_live(rt, M_EXEC_WALL))
+                continue;
+            spawn_command(argv, &out);
+            if (!outcome_ok(&out))
+                row_fail(rt, M_EXEC_WALL, "exec", ids[i], &out);
+            else if (r >= 0)
+                record(rt, M_EXEC_WALL, out.wall_ms);
+        }
+    for (size_t i = 0; i < runtime_count; i++) {
+        if (!up[i])
+            continue;
+        runtime_command(&runtimes[i], "delete", "-f", ids[i], &out);
+        if (!outcome_ok(&out))
+            describe_failure(&runtimes[i], "delete -f", ids[i], &out);
+    }
+    if (!reap_all())
+        fprintf(stderr, "boxbench: exec containers still running %u s after delete -f\n",
+                opt.timeout_s);
+}
+
+/*
+ * `podman --runtime RT run --rm IMAGE /bin/true`. podman's monitor (conmon)
+ * and the cleanup process it starts outlive `podman run` a little and are
+ * reparented here: they are waited for, untimed, after each run, so that they
+ * do not land on the next sample.
+ */
+static void measure_podman(void)
+{
+    struct outcome out;
+
+    fprintf(stderr, "boxbench: %u rounds of podman run --rm\n", opt.podman_rounds);
+    /* Round -1 is the warm-up, not recorded. */
+    for (int r = -1; r < (int)opt.podman_rounds; r++)
+        for (size_t k = 0; k < runtime_count; k++) {
+            struct runtime *rt = &runtimes[((size_t)(r + 1) + k) % runtime_count];
+            char *argv[] = {(char *)opt.podman,
+                            "--runtime",
+                            (char *)rt->path,
+                            "run",
+                            "--rm",
+                            (char *)opt.podman_image,
+                            "/bin/true",
+                            NULL};
+
+            if (!row_live(rt, M_PODMAN_WALL))
+                continue;
+            spawn_command(argv, &out);
+            if (!reap_all())
+                fprintf(stderr, "boxbench: %s: podman's processes still running %u s after run\n",
+                        rt->name, opt.timeout_s);
+            if (!outcome_ok(&out))
+                row_fail(rt, M_PODMAN_WALL, "podman run --rm", opt.podman_image, &out);
+            else if (r >= 0)
+                record(rt, M_PODMAN_WALL, out.wall_ms);
+        }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -549,7 +721,7 @@ static void cell(char *buf, size_t size, const struct runtime *rt, enum metric m
 
     if (rt->path == NULL && metrics[m].runtime_only)
         snprintf(buf, size, "-");
-    else if (rt->failed && rt->count[m] == 0)
+    else if ((rt->failed || rt->row_failed[m]) && rt->count[m] == 0)
         snprintf(buf, size, "FAILED");
     else if (med < 0)
         snprintf(buf, size, "-");
@@ -574,7 +746,7 @@ static void print_table(bool spread)
     const struct runtime *base = ratio_base();
     char buf[64];
 
-    printf("| %-33s |", spread ? "p25-p75" : "metric (median)");
+    printf("| %-35s |", spread ? "p25-p75" : "metric (median)");
     for (size_t i = 0; i < runtime_count; i++)
         printf(" %11s |", runtimes[i].name);
     if (!spread)
@@ -583,7 +755,7 @@ static void print_table(bool spread)
                 snprintf(buf, sizeof(buf), "%.31s/%.31s", base->name, runtimes[i].name);
                 printf(" %11s |", buf);
             }
-    printf("\n|%s|", "-----------------------------------");
+    printf("\n|%s|", "-------------------------------------");
     for (size_t i = 0; i < runtime_count; i++)
         printf("%s|", "------------:");
     if (!spread)
@@ -593,7 +765,9 @@ static void print_table(bool spread)
     putchar('\n');
 
     for (enum metric m = 0; m < M_COUNT; m++) {
-        printf("| %-33s |", metric_label(m, buf, sizeof(buf)));
+        if (!row_enabled(m))
+            continue;
+        printf("| %-35s |", metric_label(m, buf, sizeof(buf)));
         for (size_t i = 0; i < runtime_count; i++) {
             cell(buf, sizeof(buf), &runtimes[i], m, spread);
             printf(" %11s |", buf);
@@ -646,8 +820,12 @@ static struct runtime *add_runtime(const char *name)
     rt = &runtimes[runtime_count++];
     snprintf(rt->name, sizeof(rt->name), "%s", name);
     for (enum metric m = 0; m < M_COUNT; m++) {
-        rt->samples[m] =
-            calloc(opt.rounds > opt.seq_rounds ? opt.rounds : opt.seq_rounds, sizeof(double));
+        unsigned n = opt.rounds;
+
+        n = n > opt.seq_rounds ? n : opt.seq_rounds;
+        n = n > opt.exec_n ? n : opt.exec_n;
+        n = n > opt.podman_rounds ? n : opt.podman_rounds;
+        rt->samples[m] = calloc(n, sizeof(double));
         if (rt->samples[m] == NULL)
             fatal("out of memory");
     }
@@ -656,11 +834,12 @@ static struct runtime *add_runtime(const char *name)
 
 static void usage(void)
 {
-    fputs(
-        "usage: boxbench --bundle DIR --state DIR [--bare ROOTFS] [--rounds N] [--seq N]\n"
-        "                [--seq-rounds N] [--idle-ms MS] [--timeout S] [--csv FILE] NAME=PATH...\n"
-        "Times `PATH --root STATE/NAME run|create|start|delete` for each runtime.\n",
-        stderr);
+    fputs("usage: boxbench --bundle DIR --state DIR [--bare ROOTFS] [--rounds N] [--seq N]\n"
+          "                [--seq-rounds N] [--idle-ms MS] [--timeout S] [--csv FILE]\n"
+          "                [--seccomp-bundle DIR] [--exec-bundle DIR] [--exec N]\n"
+          "                [--podman PATH --podman-image IMAGE] [--podman-rounds N] NAME=PATH...\n"
+          "Times `PATH --root STATE/NAME run|create|start|delete|exec` for each runtime.\n",
+          stderr);
     exit(2);
 }
 
@@ -681,6 +860,18 @@ static void parse_args(int argc, char **argv)
             opt.bare_rootfs = v;
         else if (strcmp(o, "--csv") == 0)
             opt.csv = v;
+        else if (strcmp(o, "--seccomp-bundle") == 0)
+            opt.seccomp_bundle = v;
+        else if (strcmp(o, "--exec-bundle") == 0)
+            opt.exec_bundle = v;
+        else if (strcmp(o, "--podman") == 0)
+            opt.podman = v;
+        else if (strcmp(o, "--podman-image") == 0)
+            opt.podman_image = v;
+        else if (strcmp(o, "--exec") == 0)
+            opt.exec_n = parse_uint(o, v, MAX_ROUNDS);
+        else if (strcmp(o, "--podman-rounds") == 0)
+            opt.podman_rounds = parse_uint(o, v, MAX_ROUNDS);
         else if (strcmp(o, "--rounds") == 0)
             opt.rounds = parse_uint(o, v, MAX_ROUNDS);
         else if (strcmp(o, "--seq") == 0)
@@ -694,7 +885,8 @@ static void parse_args(int argc, char **argv)
         else
             usage();
     }
-    if (opt.bundle == NULL || opt.state == NULL || i == argc)
+    if (opt.bundle == NULL || opt.state == NULL || i == argc ||
+        (opt.podman != NULL) != (opt.podman_image != NULL))
         usage();
 
     if (opt.bare_rootfs != NULL)
@@ -750,6 +942,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < runtime_count; i++) {
         fprintf(stderr, "boxbench: warm-up: %s\n", runtimes[i].name);
         measure_run(&runtimes[i], false);
+        measure_seccomp(&runtimes[i], false);
         if (!runtimes[i].failed)
             measure_lifecycle(&runtimes[i], false);
     }
@@ -767,6 +960,7 @@ int main(int argc, char **argv)
 
             if (!rt->failed)
                 measure_run(rt, true);
+            measure_seccomp(rt, true);
             if (!rt->failed)
                 measure_lifecycle(rt, true);
         }
@@ -779,16 +973,22 @@ int main(int argc, char **argv)
                 measure_sequence(rt);
         }
 
+    if (opt.exec_bundle != NULL)
+        measure_exec();
+    if (opt.podman != NULL)
+        measure_podman();
+
     print_table(false);
     putchar('\n');
     print_table(true);
     if (opt.csv != NULL)
         write_csv();
     for (size_t i = 0; i < runtime_count; i++)
-        if (runtimes[i].failed) {
-            fprintf(stderr, "boxbench: %s failed to run the container (see above)\n",
-                    runtimes[i].name);
-            any_failed = true;
-        }
+        for (enum metric m = 0; m < M_COUNT; m++)
+            if (m == 0 ? runtimes[i].failed : runtimes[i].row_failed[m]) {
+                fprintf(stderr, "boxbench: %s failed %s (see above)\n", runtimes[i].name,
+                        m == 0 ? "to run the container" : metrics[m].label);
+                any_failed = true;
+            }
     return any_failed ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                       what `make bench` runs
 #   BENCH_ROUNDS=51 BENCH_SEQ=200 BENCH_SEQ_ROUNDS=9 bench/run.sh
+#   BENCH_EXEC=0 BENCH_SECCOMP=0 BENCH_PODMAN_ROUNDS=0 bench/run.sh    # without the extra rows
 #
 # The script re-executes itself once inside a private mount namespace (so the
 # cgroup workaround below costs nothing per run and leaves the host untouched),
@@ -25,6 +26,11 @@ BENCH_SEQ_ROUNDS=${BENCH_SEQ_ROUNDS:-5}
 BENCH_IDLE_MS=${BENCH_IDLE_MS:-50}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-30}
 BENCH_CSV=${BENCH_CSV:-}
+BENCH_EXEC=${BENCH_EXEC:-21}
+BENCH_SECCOMP=${BENCH_SECCOMP:-1}
+BENCH_PODMAN_ROUNDS=${BENCH_PODMAN_ROUNDS:-5}
+PODMAN=${PODMAN:-podman}
+PODMAN_IMAGE=localhost/boxbench:latest
 UNIFIED=/sys/fs/cgroup/unified
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -81,6 +87,33 @@ EOF
     mv "$file.new" "$file"
 }
 
+# derive_spec SRC DST ARGS_JSON [SECCOMP_FILE]: DST/config.json from SRC's, with
+# the root path made absolute (SRC's rootfs serves both), other args and, when
+# given, a seccomp profile plus noNewPrivileges.
+derive_spec() {
+    local src=$1 dst=$2 args=$3 seccomp=${4:-}
+    mkdir -p "$dst"
+    if command -v jq >/dev/null; then
+        jq --arg root "$src/rootfs" --argjson args "$args" --arg sc "$seccomp" \
+            --argjson prof "$(if [ -n "$seccomp" ]; then cat "$seccomp"; else echo null; fi)" \
+            '.root.path = $root | .process.args = $args
+             | if $sc == "" then . else .linux.seccomp = $prof | .process.noNewPrivileges = true end' \
+            "$src/config.json" >"$dst/config.json"
+    else
+        python3 - "$src" "$args" "$seccomp" >"$dst/config.json" <<'EOF'
+import json, sys
+src, args, seccomp = sys.argv[1], sys.argv[2], sys.argv[3]
+spec = json.load(open(src + "/config.json"))
+spec["root"]["path"] = src + "/rootfs"
+spec["process"]["args"] = json.loads(args)
+if seccomp:
+    spec["linux"]["seccomp"] = json.load(open(seccomp))
+    spec["process"]["noNewPrivileges"] = True
+json.dump(spec, sys.stdout, indent=2)
+EOF
+    fi
+}
+
 make_bundle() {
     local bundle=$1 specgen
     [ -x "$BUSYBOX" ] || die "no $BUSYBOX (Debian: apt-get install busybox-static)"
@@ -92,6 +125,7 @@ make_bundle() {
     cp "$BUSYBOX" "$bundle/rootfs/bin/busybox"
     ln -s busybox "$bundle/rootfs/bin/true"
     ln -s busybox "$bundle/rootfs/bin/sh"
+    ln -s busybox "$bundle/rootfs/bin/sleep"
     if [ -x "$RUNC" ]; then
         specgen=$RUNC
     elif [ -x "$CRUN" ]; then
@@ -103,11 +137,106 @@ make_bundle() {
     edit_spec "$bundle/config.json"
 }
 
-# Delete every container left in WORKDIR/state; run inside a private mount
-# namespace, like the benchmark itself.
+# ---- podman -------------------------------------------------------------------
+# Everything podman keeps lives under WORK/podman: configuration, storage,
+# state, locks, event log. What it cannot be told to put elsewhere: the
+# runtime's default state root (it passes no --root; `run --rm` removes each
+# container from it), its cgroup parent libpod_parent (removed at the end if it
+# was not there before), and the blob-info cache under /var/lib/containers,
+# which only `podman import` writes, and which it writes on a private tmpfs here.
+
+podman_env() {
+    export CONTAINERS_CONF=$1/podman/containers.conf
+    export CONTAINERS_STORAGE_CONF=$1/podman/storage.conf
+    export CONTAINERS_REGISTRIES_CONF=$1/podman/registries.conf
+}
+
+podman_write_config() {
+    local dir=$1 driver=$2
+    cat >"$dir/containers.conf" <<EOF
+[containers]
+netns = "none"
+log_driver = "k8s-file"
+default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$dir/events.log"
+lock_type = "file"
+tmp_dir = "$dir/tmp"
+static_dir = "$dir/root/libpod"
+volume_path = "$dir/root/volumes"
+runtime_supports_json = ["$(basename "$BOX")", "crun", "runc"]
+
+[network]
+network_config_dir = "$dir/net"
+EOF
+    cat >"$dir/storage.conf" <<EOF
+[storage]
+driver = "$driver"
+graphroot = "$dir/root"
+runroot = "$dir/run"
+EOF
+    : >"$dir/registries.conf"
+}
+
+# podman_setup WORK: the private configuration and the image (the bundle's
+# rootfs plus /etc/passwd). Prints why podman cannot be used, or nothing.
+podman_setup() {
+    local work=$1 dir=$1/podman bin driver
+    [ "$BENCH_PODMAN_ROUNDS" != 0 ] || {
+        echo "BENCH_PODMAN_ROUNDS=0"
+        return 0
+    }
+    for bin in "$PODMAN" conmon; do
+        command -v "$bin" >/dev/null || {
+            echo "$bin is not installed (Debian: podman)"
+            return 0
+        }
+    done
+    mkdir -p "$dir/tmp" "$dir/image/etc"
+    cp -a "$work/bundle/rootfs/." "$dir/image/"
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/image/etc/passwd"
+    echo 'root:x:0:' >"$dir/image/etc/group"
+    tar --numeric-owner --owner=0 --group=0 -C "$dir/image" -cf "$dir/rootfs.tar" .
+    if [ -n "$(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name libpod_parent 2>/dev/null)" ]; then
+        : >"$dir/cgroup-parent-existed"
+    fi
+    podman_env "$work"
+    # overlay where the file system supports it, else vfs.
+    for driver in overlay vfs; do
+        podman_write_config "$dir" "$driver"
+        if unshare --mount --propagation private -- \
+            sh -c 'mount -t tmpfs tmpfs /var/lib && exec "$@"' sh \
+            "$PODMAN" import "$dir/rootfs.tar" "$PODMAN_IMAGE" >"$dir/import.log" 2>&1; then
+            return 0
+        fi
+        rm -rf "$dir/root" "$dir/run"
+    done
+    echo "podman import failed: $(tail -n 3 "$dir/import.log" | tr '\n' ' ')"
+}
+
+podman_cleanup() {
+    local work=$1 dir=$1/podman cg
+    [ -f "$dir/containers.conf" ] && command -v "$PODMAN" >/dev/null || return 0
+    podman_env "$work"
+    "$PODMAN" rm --all --force --time 0 >/dev/null 2>&1 || true
+    "$PODMAN" rmi --all --force >/dev/null 2>&1 || true
+    if [ ! -e "$dir/cgroup-parent-existed" ]; then
+        find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -path '*/libpod_parent*' 2>/dev/null |
+            sort -r | while IFS= read -r cg; do
+            rmdir "$cg" 2>/dev/null || true
+        done
+    fi
+}
+
+# Delete every container left in WORKDIR/state, and podman's; run inside a
+# private mount namespace, like the benchmark itself.
 cleanup_containers() {
     local work=$1 root name path id
     hide_unified_controllers 2>/dev/null || true
+    podman_cleanup "$work"
     for root in "$work"/state/*/; do
         [ -d "$root" ] || continue
         root=${root%/}
@@ -144,10 +273,13 @@ print_host() {
         "namespaces from \`runc spec\`: pid network ipc uts mount"
     echo "rounds:  $BENCH_ROUNDS x (run after ${BENCH_IDLE_MS} ms idle, run, create/start/delete)," \
         "$BENCH_SEQ_ROUNDS x $BENCH_SEQ runs in sequence; medians; runtimes alternate within each round"
+    echo "extra:   exec: $BENCH_EXEC x \`exec ID /bin/true\` into one \`sleep 3600\` container per runtime;" \
+        "seccomp: bench/seccomp-default.json, one run after the warm run of each round;" \
+        "podman: $BENCH_PODMAN_ROUNDS x \`podman --runtime RT run --rm IMAGE /bin/true\`"
 }
 
 inner() {
-    local work=$1 name path
+    local work=$1 name path why
     local -a args=()
 
     # The cgroup view from before the bind mount is what the host really has.
@@ -155,6 +287,8 @@ inner() {
     hide_unified_controllers
     make_bundle "$work/bundle"
     mkdir -p "$work/state"
+    derive_spec "$work/bundle" "$work/bundle-exec" '["/bin/sleep", "3600"]'
+    derive_spec "$work/bundle" "$work/bundle-seccomp" '["/bin/true"]' "$here/seccomp-default.json"
 
     for name in $BENCH_RUNTIMES; do
         path=$(runtime_path "$name")
@@ -171,7 +305,6 @@ inner() {
         args+=("$name=$path")
     done
     [ "${#args[@]}" -gt 0 ] || die "no runtime to measure"
-    echo
 
     set -- --bundle "$work/bundle" --state "$work/state" --bare "$work/bundle/rootfs" \
         --rounds "$BENCH_ROUNDS" --seq "$BENCH_SEQ" --seq-rounds "$BENCH_SEQ_ROUNDS" \
@@ -179,6 +312,19 @@ inner() {
     if [ -n "$BENCH_CSV" ]; then
         set -- "$@" --csv "$BENCH_CSV"
     fi
+    [ "$BENCH_EXEC" = 0 ] || set -- "$@" --exec-bundle "$work/bundle-exec" --exec "$BENCH_EXEC"
+    [ "$BENCH_SECCOMP" = 0 ] || set -- "$@" --seccomp-bundle "$work/bundle-seccomp"
+    why=$(podman_setup "$work")
+    if [ -n "$why" ]; then
+        echo "skip:    podman run --rm: $why"
+    else
+        echo "podman:  $("$PODMAN" --version), storage $(sed -n 's/^driver = //p' "$work/podman/storage.conf")," \
+            "image $PODMAN_IMAGE from the bundle's rootfs"
+        podman_env "$work"
+        set -- "$@" --podman "$(command -v "$PODMAN")" --podman-image "$PODMAN_IMAGE" \
+            --podman-rounds "$BENCH_PODMAN_ROUNDS"
+    fi
+    echo
     "$BOXBENCH" "$@" "${args[@]}"
 }
 
@@ -203,7 +349,8 @@ outer() {
     export BOXBENCH BOX CRUN RUNC BUSYBOX
 
     echo "command: BENCH_RUNTIMES='$BENCH_RUNTIMES' BENCH_ROUNDS=$BENCH_ROUNDS BENCH_SEQ=$BENCH_SEQ" \
-        "BENCH_SEQ_ROUNDS=$BENCH_SEQ_ROUNDS BENCH_IDLE_MS=$BENCH_IDLE_MS $0"
+        "BENCH_SEQ_ROUNDS=$BENCH_SEQ_ROUNDS BENCH_IDLE_MS=$BENCH_IDLE_MS BENCH_EXEC=$BENCH_EXEC" \
+        "BENCH_SECCOMP=$BENCH_SECCOMP BENCH_PODMAN_ROUNDS=$BENCH_PODMAN_ROUNDS $0"
     unshare --mount --propagation private -- "${BASH:-bash}" "$self" --inner "$work" || rc=$?
     return "$rc"
 }
@@ -223,5 +370,5 @@ case ${1:-} in
 --inner) inner "$2" ;;
 --cleanup) cleanup_containers "$2" ;;
 "") outer ;;
-*) die "usage: $0 (environment: BENCH_ROUNDS BENCH_SEQ BENCH_SEQ_ROUNDS BENCH_IDLE_MS BENCH_RUNTIMES BENCH_CSV)" ;;
+*) die "usage: $0 (environment: BENCH_ROUNDS BENCH_SEQ BENCH_SEQ_ROUNDS BENCH_IDLE_MS BENCH_RUNTIMES BENCH_CSV BENCH_EXEC BENCH_SECCOMP BENCH_PODMAN_ROUNDS)" ;;
 esac

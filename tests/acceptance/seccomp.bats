@@ -297,3 +297,22 @@ EOF
     wait_status "$ID" stopped
     box delete "$ID"
 }
+
+@test "seccomp: a compiled filter is kept and reused; a cache entry that does not match is not" {
+    require_box "box's compiled-filter cache"
+    set_seccomp "$(deny_profile SCMP_ACT_ERRNO '"errnoRet": 38')"
+    set_args /bin/sh -c 'mkdir /tmp/denied; echo "mkdir=$?"'
+    run box_run "$ID"
+    assert_line_present mkdir=1
+    mapfile -t files < <(find "$BOX_ROOT/.seccomp" -type f)
+    [ "${#files[@]}" -eq 1 ] || fail "cache entries: ${files[*]}"
+    before=$(stat -c %Y.%i "${files[0]}")
+    run box_run "$ID"
+    assert_line_present mkdir=1
+    [ "$(stat -c %Y.%i "${files[0]}")" = "$before" ] || fail "the entry was rewritten, not reused"
+    # An entry that is not this profile's (here: garbage) is compiled anew.
+    printf 'boxbpf1\nnot a filter' >"${files[0]}"
+    run box_run "$ID"
+    assert_line_present mkdir=1
+    [ ! -e "$BUNDLE/rootfs/tmp/denied" ] || fail "mkdir went through"
+}

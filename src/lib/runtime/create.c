@@ -144,6 +144,7 @@ struct creating {
     int rootfd, console_fd, listen_fd, sync[2], pidfd;
     pid_t pid;
     bool cloned_into_v2;
+    struct box_seccomp_bpf bpf; /* linux.seccomp compiled here, loaded by the init */
 };
 
 static void creating_init(struct creating *c)
@@ -190,6 +191,7 @@ static void creating_free(struct creating *c)
     c->st.annotations = NULL;
     box_state_free(&c->st);
     box_cgroup_free(&c->cg);
+    box_seccomp_bpf_free(&c->bpf);
     box_spec_free(&c->pp.spec);
 }
 
@@ -233,6 +235,7 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
     const struct box_namespace *timens = box_spec_namespace(s, CLONE_NEWTIME);
     struct box_init in = {
         .spec = s,
+        .seccomp_bpf = &c->bpf,
         .id = o->id,
         .bundle = c->pp.bundle,
         .rootfs = c->pp.rootfs,
@@ -362,6 +365,12 @@ static int do_create(struct creating *c, const struct box_create_opts *o, struct
     /* Recorded before the cgroup exists, so that `delete --force` after a
      * crash from here on finds everything to remove. */
     if (box_state_write(c->dir.fd, &c->st, err) < 0)
+        return -err->code;
+    /* The filter is compiled (or found compiled) here, before the clone,
+     * so the init only loads it. */
+    if (s->seccomp && box_seccomp_prepare(
+                          c->rootfd, json_object_get(json_object_get(s->json, "linux"), "seccomp"),
+                          s->seccomp, &c->bpf, err) < 0)
         return -err->code;
     /* cgroup2 first (the init is cloned straight into it); the v1
      * hierarchies while the init already builds its root. */

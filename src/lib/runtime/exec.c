@@ -43,11 +43,12 @@ struct exec_ctx {
     const struct box_exec_opts *o;
     struct box_spec spec; /* the process to run, and the container's namespaces */
     struct box_cgroups cg;
-    int pidfd;    /* the container's init */
-    int sync[2];  /* [0] ours, [1] the child's: errors, or EOF once exec'd */
-    int console;  /* connected --console-socket, or -1 */
-    int relay;    /* exec -t in the foreground: our end of the console pair */
-    int cgroupfd; /* the container's cgroup2 directory, or -1 */
+    int pidfd;                  /* the container's init */
+    int sync[2];                /* [0] ours, [1] the child's: errors, or EOF once exec'd */
+    int console;                /* connected --console-socket, or -1 */
+    int relay;                  /* exec -t in the foreground: our end of the console pair */
+    struct box_seccomp_bpf bpf; /* the container's filter, compiled before the clone */
+    int cgroupfd;               /* the container's cgroup2 directory, or -1 */
     uint64_t ns_flags;
 };
 
@@ -213,10 +214,10 @@ static int exec_console(struct exec_ctx *c, struct box_err *err)
 
 /* linux.seccomp, as in the init (init.c: load_seccomp); a notify fd
  * cannot come up here (build_process refuses such profiles). */
-static void exec_seccomp(int sync, const struct box_spec *s, struct box_err *err)
+static void exec_seccomp(int sync, const struct box_seccomp_bpf *bpf, struct box_err *err)
 {
     int nfd = -1;
-    if (box_seccomp_load(s->seccomp, &nfd, err) < 0)
+    if (box_seccomp_load_bpf(bpf, &nfd, err) < 0)
         child_fail(sync, err);
     if (nfd >= 0)
         close(nfd);
@@ -246,7 +247,7 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     /* Without noNewPrivileges the load needs CAP_SYS_ADMIN, which the
      * credentials may drop (see init.c). */
     if (c->spec.seccomp && !p->no_new_privileges)
-        exec_seccomp(sync, &c->spec, &err);
+        exec_seccomp(sync, &c->bpf, &err);
     bool userns = (c->ns_flags & CLONE_NEWUSER) != 0;
     if (box_process_credentials(p, box_cap_last_cap(), !userns || p->n_additional_gids, &err) < 0)
         child_fail(sync, &err);
@@ -274,7 +275,7 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     /* Last, as in the init: fcntl, execveat and the trampoline's fcntl,
      * execve, write and exit are all that run under it before the program. */
     if (c->spec.seccomp && p->no_new_privileges)
-        exec_seccomp(sync, &c->spec, &err);
+        exec_seccomp(sync, &c->bpf, &err);
     char *empty[] = {NULL};
     fcntl(sync, F_SETFD, 0);
     syscall(SYS_execveat, tramp, "", argv, p->env ? p->env : empty, AT_EMPTY_PATH);
@@ -353,6 +354,11 @@ static int do_exec(struct exec_ctx *c, pid_t *pid, const sigset_t *set, int *exi
     }
     if ((r = build_process(c, &op, err)) < 0)
         goto out;
+    if (c->spec.seccomp &&
+        (r = box_seccomp_prepare(op.rootfd,
+                                 json_object_get(json_object_get(c->spec.json, "linux"), "seccomp"),
+                                 c->spec.seccomp, &c->bpf, err)) < 0)
+        goto out;
     c->pidfd = box_pidfd_checked(op.st.pid, op.st.start_time);
     if (c->pidfd < 0) {
         r = box_err_set(err, ESRCH, "container `%s` is not running", o->id);
@@ -426,6 +432,7 @@ int box_container_exec(const struct box_exec_opts *o, int *exit_code, struct box
         if (fds[i] >= 0)
             close(fds[i]);
     box_cgroup_free(&c.cg);
+    box_seccomp_bpf_free(&c.bpf);
     box_spec_free(&c.spec);
     return r;
 }

@@ -79,7 +79,7 @@ static void __attribute__((noreturn)) fail(const struct box_init *in, struct box
 static void load_seccomp(const struct box_init *in, struct box_err *err)
 {
     int nfd = -1;
-    if (box_seccomp_load(in->spec->seccomp, &nfd, err) < 0)
+    if (box_seccomp_load_bpf(in->seccomp_bpf, &nfd, err) < 0)
         fail(in, err);
     if (nfd >= 0) {
         if (box_sync_send_fd(in->sync_fd, BOX_SYNC_SECCOMP, nfd) < 0)

@@ -10,8 +10,11 @@
 #include "lib/runtime/cgroup.h"
 #include "lib/runtime/spec.h"
 
+struct box_seccomp_bpf;
+
 struct box_init {
     const struct box_spec *spec;
+    const struct box_seccomp_bpf *seccomp_bpf; /* compiled by the parent, or NULL */
     const char *id, *bundle, *rootfs;
     const struct box_cgroups *cgroups;
     int sync_fd, listen_fd, console_fd;

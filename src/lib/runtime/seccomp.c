@@ -1,5 +1,17 @@
 #include "lib/runtime/seccomp.h"
 
+#include <sys/stat.h>
+
+#include <fcntl.h>
+
+#include <sys/mman.h>
+
+#include <linux/seccomp.h>
+
+#include <linux/filter.h>
+
+#include <dirent.h>
+
 #include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -11,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/runtime/launch.h"
 #include "lib/runtime/spec.h"
 #include "lib/runtime/spec_json.h"
@@ -477,34 +490,189 @@ static int build(scmp_filter_ctx ctx, const struct box_seccomp *sc, struct box_e
     return 0;
 }
 
-int box_seccomp_load(const struct box_seccomp *sc, int *notify_fd, struct box_err *err)
+int box_seccomp_compile(const struct box_seccomp *sc, struct box_seccomp_bpf *out,
+                        struct box_err *err)
 {
-    *notify_fd = -1;
+    memset(out, 0, sizeof(*out));
     scmp_filter_ctx ctx = seccomp_init(sc->default_action);
     if (!ctx)
         return box_err_set(err, EOPNOTSUPP,
                            PATH_SECCOMP ".defaultAction: not supported by this kernel or "
                                         "libseccomp");
     int r = build(ctx, sc, err);
-    if (r == 0) {
-        r = seccomp_load(ctx);
-        if (r == -EACCES)
-            r = box_err_sys(err, EACCES,
-                            PATH_SECCOMP ": load the filter (it needs noNewPrivileges or "
-                                         "CAP_SYS_ADMIN)");
-        else if (r < 0)
-            r = box_err_sys(err, -r, PATH_SECCOMP ": load the filter");
-    }
-    if (r == 0 && sc->notify) {
-        /* The kernel made it O_CLOEXEC (seccomp_set_mode_filter). */
-        int fd = seccomp_notify_fd(ctx);
-        if (fd < 0)
-            r = box_err_sys(err, fd == -1 ? EBADF : -fd, PATH_SECCOMP ": the listener fd");
-        else
-            *notify_fd = fd;
-    }
+    int fd = r == 0 ? memfd_create("box-seccomp", MFD_CLOEXEC) : -1;
+    if (r == 0 && fd < 0)
+        r = box_err_sys(err, errno, PATH_SECCOMP ": memfd");
+    if (r == 0 && (r = seccomp_export_bpf(ctx, fd)) < 0)
+        r = box_err_sys(err, -r, PATH_SECCOMP ": generate the filter");
     seccomp_release(ctx);
-    return r < 0 ? r : 0;
+    if (r == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        r = box_read_fd(fd, 1u << 20, &buf, &len);
+        if (r < 0 || len == 0 || len % sizeof(struct sock_filter) != 0) {
+            free(buf);
+            r = box_err_set(err, EIO, PATH_SECCOMP ": the generated filter is malformed");
+        } else {
+            out->insns = buf;
+            out->len = len;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    if (r < 0)
+        return r;
+    /* What libseccomp would pass to seccomp(2) for these attributes. */
+    if (sc->flags & BOX_SECCOMP_FLAG_LOG)
+        out->flags |= SECCOMP_FILTER_FLAG_LOG;
+    if (sc->flags & BOX_SECCOMP_FLAG_SPEC_ALLOW)
+        out->flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    if (sc->notify)
+        out->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    return 0;
+}
+
+void box_seccomp_bpf_free(struct box_seccomp_bpf *bpf)
+{
+    free(bpf->insns);
+    memset(bpf, 0, sizeof(*bpf));
+}
+
+int box_seccomp_load_bpf(const struct box_seccomp_bpf *bpf, int *notify_fd, struct box_err *err)
+{
+    *notify_fd = -1;
+    struct sock_fprog prog = {.len = (unsigned short)(bpf->len / sizeof(struct sock_filter)),
+                              .filter = bpf->insns};
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, bpf->flags, &prog);
+    if (r < 0 && errno == EACCES)
+        return box_err_sys(err, EACCES,
+                           PATH_SECCOMP ": load the filter (it needs noNewPrivileges or "
+                                        "CAP_SYS_ADMIN)");
+    if (r < 0)
+        return box_err_sys(err, errno, PATH_SECCOMP ": load the filter");
+    /* With NEW_LISTENER the kernel returns the listener, O_CLOEXEC. */
+    if (bpf->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        *notify_fd = (int)r;
+    return 0;
+}
+
+int box_seccomp_load(const struct box_seccomp *sc, int *notify_fd, struct box_err *err)
+{
+    struct box_seccomp_bpf bpf;
+    *notify_fd = -1;
+    int r = box_seccomp_compile(sc, &bpf, err);
+    if (r == 0)
+        r = box_seccomp_load_bpf(&bpf, notify_fd, err);
+    box_seccomp_bpf_free(&bpf);
+    return r;
+}
+
+/* ---- the compiled-filter cache -------------------------------------------------------------- */
+
+#define CACHE_DIR   ".seccomp"
+#define CACHE_MAGIC "boxbpf1\n"
+#define CACHE_MAX   256 /* entries kept at most; past that nothing is added */
+
+/* What the filter depends on: the profile, libseccomp and the machine. */
+static char *cache_key(json_t *profile)
+{
+    char *text = json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text)
+        return NULL;
+    const struct scmp_version *v = seccomp_version();
+    char *key = NULL;
+    if (asprintf(&key, "%s|libseccomp %u.%u.%u|box %s|arch %u", text, v->major, v->minor, v->micro,
+                 BOX_VERSION, seccomp_arch_native()) < 0)
+        key = NULL;
+    free(text);
+    return key;
+}
+
+static void cache_name(const char *key, char *buf, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(buf, len, "%016llx", (unsigned long long)h);
+}
+
+/* A cache file: magic, the key's length and text, the flags, the BPF. The
+ * key is compared whole, so a hash collision is a miss, never a wrong
+ * filter. */
+static int cache_read(int dirfd, const char *name, const char *key, struct box_seccomp_bpf *out)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    if (box_read_file(dirfd, name, 2u << 20, &buf, &len, NULL) < 0)
+        return -ENOENT;
+    size_t klen = strlen(key), m = sizeof(CACHE_MAGIC) - 1;
+    uint32_t stored_klen, flags;
+    if (len < m + 8 || memcmp(buf, CACHE_MAGIC, m) != 0)
+        return -EINVAL;
+    memcpy(&stored_klen, buf + m, 4);
+    if (stored_klen != klen || len < m + 8 + klen || memcmp(buf + m + 4, key, klen) != 0)
+        return -EINVAL;
+    memcpy(&flags, buf + m + 4 + klen, 4);
+    size_t off = m + 8 + klen, blen = len - off;
+    if (blen == 0 || blen % sizeof(struct sock_filter) != 0)
+        return -EINVAL;
+    out->insns = malloc(blen);
+    if (!out->insns)
+        return -ENOMEM;
+    memcpy(out->insns, buf + off, blen);
+    out->len = blen;
+    out->flags = flags;
+    return 0;
+}
+
+static void cache_write(int dirfd, const char *name, const char *key,
+                        const struct box_seccomp_bpf *bpf)
+{
+    int n = 0;
+    _cleanup_free_ char *probe = NULL;
+    DIR *d = fdopendir(dup(dirfd));
+    if (d) {
+        for (struct dirent *de; (de = readdir(d));)
+            n += de->d_name[0] != '.';
+        closedir(d);
+    }
+    if (n >= CACHE_MAX)
+        return;
+    size_t m = sizeof(CACHE_MAGIC) - 1, klen = strlen(key), len = m + 8 + klen + bpf->len;
+    _cleanup_free_ char *buf = malloc(len);
+    if (!buf)
+        return;
+    uint32_t k32 = (uint32_t)klen, f32 = bpf->flags;
+    memcpy(buf, CACHE_MAGIC, m);
+    memcpy(buf + m, &k32, 4);
+    memcpy(buf + m + 4, key, klen);
+    memcpy(buf + m + 4 + klen, &f32, 4);
+    memcpy(buf + m + 8 + klen, bpf->insns, bpf->len);
+    box_write_file_atomic(dirfd, name, buf, len, 0600, NULL);
+}
+
+int box_seccomp_prepare(int rootfd, json_t *profile, const struct box_seccomp *sc,
+                        struct box_seccomp_bpf *out, struct box_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    _cleanup_free_ char *key = profile ? cache_key(profile) : NULL;
+    _cleanup_close_ int dirfd = -1;
+    char name[32];
+    if (key && rootfd >= 0) {
+        if (mkdirat(rootfd, CACHE_DIR, 0700) < 0 && errno != EEXIST)
+            key = (free(key), NULL);
+        else
+            dirfd = openat(rootfd, CACHE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (key && dirfd >= 0) {
+        cache_name(key, name, sizeof(name));
+        if (cache_read(dirfd, name, key, out) == 0)
+            return 0;
+    }
+    int r = box_seccomp_compile(sc, out, err);
+    if (r == 0 && key && dirfd >= 0)
+        cache_write(dirfd, name, key, out);
+    return r;
 }
 
 /* ---- the listener ------------------------------------------------------------------------ */

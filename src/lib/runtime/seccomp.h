@@ -74,6 +74,28 @@ void box_seccomp_free(struct box_seccomp *sc);
  * close) when the profile uses SCMP_ACT_NOTIFY, else -1. */
 int box_seccomp_load(const struct box_seccomp *sc, int *notify_fd, struct box_err *err);
 
+/* A compiled filter: the BPF program and the seccomp(2) flags to load it
+ * with (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _NEW_LISTENER). */
+struct box_seccomp_bpf {
+    void *insns; /* struct sock_filter[] */
+    size_t len;  /* bytes */
+    unsigned flags;
+};
+
+/* Builds the filter with libseccomp, without loading it. */
+int box_seccomp_compile(const struct box_seccomp *sc, struct box_seccomp_bpf *out,
+                        struct box_err *err);
+/* The compiled filter of `profile` (linux.seccomp as in config.json) from
+ * <root>/.seccomp when a create compiled the same profile before, else
+ * compiled (libseccomp takes milliseconds on a docker-size profile) and
+ * kept there. rootfd -1: no cache. */
+int box_seccomp_prepare(int rootfd, json_t *profile, const struct box_seccomp *sc,
+                        struct box_seccomp_bpf *out, struct box_err *err);
+/* Loads a compiled filter into the calling (single-threaded) process; the
+ * rules of box_seccomp_load apply. */
+int box_seccomp_load_bpf(const struct box_seccomp_bpf *bpf, int *notify_fd, struct box_err *err);
+void box_seccomp_bpf_free(struct box_seccomp_bpf *bpf);
+
 /* Connects to the unix socket at listener_path and sends it the container
  * process state (runtime-spec: "containerProcessState"), built around
  * state_json (the container's state, whose pid is the container process),
