@@ -465,3 +465,271 @@ require_podman() {
 require_containerd() {
     [ -z "${CTD_SKIP:-}" ] || skip "containerd: $CTD_SKIP"
 }
+
+# ---- docker ----------------------------------------------------------------------
+#
+# docker.bats starts its own dockerd over its own containerd, with every
+# directory it is told about under $DK_DIR ($ENG_DIR/docker): data root, exec
+# root (the runtime's state root is <exec-root>/runtime-runc/moby), pid file,
+# API socket, daemon.json, the client's configuration, the trust key (daemon
+# option deprecated-key-path; 20.10 would write /etc/docker/key.json) and
+# containerd's root, state and opt directories (dockerd's bundled containerd
+# would make /opt/containerd, so it is not used: --containerd names ours).
+# Bridge, iptables and masquerading are off, so the host's network is left
+# alone.  Containers go under a cgroup parent of this file's own,
+# /$DK_CGROUP/<id> (not dockerd's /docker, which a system dockerd shares);
+# dk_teardown_file removes it from every hierarchy.  What dockerd and containerd still write outside $DK_DIR, whatever
+# they are told, is recorded by dk_setup_file before they start and removed by
+# dk_teardown_file only when this file created it:
+#   /run/docker/plugins and /run/docker     dockerd's plugin socket directory
+#                                           (fixed in 20.10)
+#   /run/containerd/s and /run/containerd   the shims' sockets (containerd 1.6)
+#   /etc/docker/key.json, /opt/containerd   not written with the options
+#                                           above; checked all the same
+
+# dk ARGS...: the docker client against this file's dockerd.
+dk() {
+    DOCKER_CONFIG="$DK_DIR/client" eng_cmd docker --host "unix://$DK_DIR/docker.sock" "$@"
+}
+
+# dk_run ARGS...: `docker run --runtime box`, stdin from /dev/null.
+dk_run() {
+    dk run --runtime box "$@" </dev/null
+}
+
+# dk_field NAME TEMPLATE: a field of `docker inspect`, e.g. '{{.State.Pid}}'.
+dk_field() {
+    dk inspect --format "$2" "$1"
+}
+
+# dk_state_root: where the runtime keeps dockerd's containers.
+dk_state_root() {
+    printf '%s/exec/runtime-runc/moby\n' "$DK_DIR"
+}
+
+# dk_state_entries: what the runtime keeps in its state root for dockerd's
+# containers, one path a line; box's cache of compiled seccomp filters
+# (.seccomp), shared by containers, is not any container's state.
+dk_state_entries() {
+    local e
+    for e in "$(dk_state_root)"/* "$(dk_state_root)"/.[!.]*; do
+        [ "$e" = "$(dk_state_root)/.seccomp" ] && continue
+        [ -e "$e" ] || [ -L "$e" ] && printf '%s\n' "$e"
+    done
+    return 0
+}
+
+# _dk_globals: "PATH EXISTS" for each global path dockerd or its containerd
+# may create (see above), EXISTS being 1 or 0.
+_dk_globals() {
+    local p
+    for p in /etc/docker/key.json /opt/containerd /run/docker /run/docker/plugins \
+        /run/containerd /run/containerd/s; do
+        if [ -e "$p" ]; then echo "$p 1"; else echo "$p 0"; fi
+    done
+}
+
+# _dk_write_config: daemon.json, with $BOX as the runtime "box".
+_dk_write_config() {
+    local major
+    major=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+    # The trust key option is gone (and refused) from dockerd 23 on, which
+    # no longer writes a key.
+    jq -n --arg box "$BOX" --arg key "$DK_DIR/key.json" --argjson old "$([ "${major:-0}" -lt 23 ] && echo true || echo false)" '
+        {runtimes: {box: {path: $box}}}
+        + (if $old then {"deprecated-key-path": $key} else {} end)' >"$DK_DIR/daemon.json"
+}
+
+# _dk_why LOG: the last errors of a daemon's log.
+_dk_why() {
+    local why
+    why=$(grep -E 'level=(error|fatal)' "$1" | tail -n 3)
+    printf '%s\n' "${why:-$(tail -n 3 "$1")}"
+}
+
+# _dk_setup: start containerd and dockerd, load the image; sets DK_SKIP to why
+# docker cannot be used, or to nothing, and DK_PID, DK_CTD_PID.
+_dk_setup() {
+    local bin deadline
+    DK_SKIP=
+    DK_PID=
+    DK_CTD_PID=
+    for bin in dockerd docker containerd ctr containerd-shim-runc-v2; do
+        command -v "$bin" >/dev/null || {
+            DK_SKIP="$bin is not installed (Debian: docker.io)"
+            return 0
+        }
+    done
+    mkdir -p "$DK_DIR/client" "$DK_DIR/containerd/opt"
+    _dk_write_config
+    CTD_DIR=$DK_DIR/containerd _ctd_write_config
+    containerd --config "$DK_DIR/containerd/config.toml" </dev/null \
+        >"$DK_DIR/containerd.log" 2>&1 3>&- &
+    DK_CTD_PID=$!
+    deadline=$((SECONDS + 20))
+    until eng_cmd ctr --address "$DK_DIR/containerd/containerd.sock" --connect-timeout 1s \
+        version >/dev/null 2>&1; do
+        if ! kill -0 "$DK_CTD_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            DK_SKIP="containerd did not start: $(_dk_why "$DK_DIR/containerd.log")"
+            return 0
+        fi
+        sleep 0.05
+    done
+    dockerd --config-file "$DK_DIR/daemon.json" --data-root "$DK_DIR/data" \
+        --exec-root "$DK_DIR/exec" --pidfile "$DK_DIR/docker.pid" \
+        -H "unix://$DK_DIR/docker.sock" --containerd "$DK_DIR/containerd/containerd.sock" \
+        --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$DK_CGROUP" --bridge none --iptables=false \
+        --ip6tables=false --ip-masq=false </dev/null >"$DK_DIR/dockerd.log" 2>&1 3>&- &
+    DK_PID=$!
+    deadline=$((SECONDS + 30))
+    until dk version >/dev/null 2>&1; do
+        if ! kill -0 "$DK_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            DK_SKIP="dockerd did not start: $(_dk_why "$DK_DIR/dockerd.log")"
+            return 0
+        fi
+        sleep 0.1
+    done
+    [ "$(cat "$DK_DIR/docker.pid" 2>/dev/null)" = "$DK_PID" ] ||
+        DK_SKIP="dockerd's pid file does not hold its pid $DK_PID"
+    if [ -z "$DK_SKIP" ] && ! dk load --input "$ENG_DIR/image.tar" >"$DK_DIR/load.log" 2>&1; then
+        DK_SKIP="docker load failed: $(tail -n 3 "$DK_DIR/load.log")"
+    fi
+    return 0
+}
+
+# dk_shims: "PID CMDLINE" of the shims serving this file's containerd.
+dk_shims() {
+    eng_procs_matching "$DK_DIR/containerd/containerd.sock" | grep -F containerd-shim
+    return 0
+}
+
+# dk_residue: one line per thing left by removed containers: a container
+# dockerd or containerd still has, the runtime's state, a cgroup, a shim, a
+# mount (under the data root, which dockerd itself keeps mounted).
+dk_residue() {
+    dk ps --all --quiet --no-trunc 2>/dev/null | sed 's/^/docker container: /'
+    eng_cmd ctr --address "$DK_DIR/containerd/containerd.sock" --namespace moby \
+        container ls -q 2>/dev/null | sed 's/^/containerd container: /'
+    dk_state_entries | sed 's/^/runtime state: /'
+    eng_cgroups_named "*/$DK_CGROUP/*" | sed 's/^/cgroup: /'
+    dk_shims | sed 's/^/shim: /'
+    eng_mounts_under "$DK_DIR" | grep -vxF "$DK_DIR/data" | sed 's/^/mount: /'
+    return 0
+}
+
+# dk_remove_all: remove every container, running or not.
+dk_remove_all() {
+    local ids
+    ids=$(dk ps --all --quiet --no-trunc 2>/dev/null)
+    # shellcheck disable=SC2086  # one id per word
+    [ -z "$ids" ] || dk rm --force $ids >/dev/null 2>&1
+    return 0
+}
+
+dk_teardown() {
+    local r
+    dk_remove_all
+    r=$(eng_poll 10 dk_residue) || fail "left behind by docker with $BOX:\n$r"
+}
+
+# dk_wait_gone PID SECONDS: wait for PID to exit; fails if it has not.
+dk_wait_gone() {
+    local deadline=$((SECONDS + $2))
+    while pid_alive "$1"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# dk_stop_daemons: stop dockerd, then containerd, by pid (SIGTERM, SIGKILL
+# after 15 s); prints what did not stop on SIGTERM.
+dk_stop_daemons() {
+    local pid name
+    for name in dockerd containerd; do
+        if [ "$name" = dockerd ]; then pid=${DK_PID:-}; else pid=${DK_CTD_PID:-}; fi
+        if [ -z "$pid" ] || ! pid_alive "$pid"; then
+            continue
+        fi
+        kill -TERM "$pid" 2>/dev/null
+        dk_wait_gone "$pid" 15 && continue
+        echo "$name (pid $pid) ignored SIGTERM for 15 s"
+        kill -KILL "$pid" 2>/dev/null
+        dk_wait_gone "$pid" 5
+    done
+    return 0
+}
+
+# dk_global_residue: global paths this file created, and its cgroup parent.
+dk_global_residue() {
+    local name had
+    while read -r name had; do
+        if [ "$had" = 0 ] && [ -e "$name" ]; then
+            echo "global: $name"
+        fi
+    done <"$ENG_DIR/docker-globals"
+    eng_cgroups_named "*/$DK_CGROUP" | sed 's/^/cgroup: /'
+}
+
+# dk_remove_globals: remove what dk_global_residue reports; directories only
+# when empty, so that nothing of another user goes.
+dk_remove_globals() {
+    local name had
+    eng_rmdir_cgroups "*/$DK_CGROUP*"
+    while read -r name had; do
+        [ "$had" = 0 ] || continue
+        case $name in
+        /etc/docker/key.json) rm -f "$name" ;;
+        /opt/containerd) rm -rf "$name" ;;
+        *) rmdir "$name" 2>/dev/null ;;
+        esac
+    done < <(tac "$ENG_DIR/docker-globals") # deepest first: plugins before /run/docker
+    return 0
+}
+
+dk_setup_file() {
+    [ -z "${ACC_SKIP_REASON:-}" ] || return 0
+    ENG_DIR=$(mktemp -d /tmp/boxeng.XXXXXX)
+    chmod 0755 "$ENG_DIR"
+    DK_DIR=$ENG_DIR/docker
+    DK_CGROUP=boxdocker${ACC_TAG#acc}
+    mkdir -p "$DK_DIR"
+    export ENG_DIR DK_DIR DK_CGROUP
+    _dk_globals >"$ENG_DIR/docker-globals"
+    eng_make_rootfs_tar "$ENG_DIR/rootfs.tar" || fail "cannot build the image's root filesystem" ||
+        return
+    eng_make_docker_archive "$ENG_DIR/rootfs.tar" "$ENG_IMAGE" "$ENG_DIR/image.tar" ||
+        fail "cannot build the image archive" || return
+    _dk_setup
+    export DK_SKIP DK_PID DK_CTD_PID
+}
+
+# dk_teardown_file: remove every container and the image, stop the daemons,
+# undo their mounts and the global paths this file created; fails, after
+# cleaning, on whatever was left.
+dk_teardown_file() {
+    local m r
+    [ -n "${ENG_DIR:-}" ] && [ -d "$ENG_DIR" ] || return 0
+    r=$(
+        if [ -n "${DK_PID:-}" ] && pid_alive "$DK_PID"; then
+            dk_remove_all
+            dk rmi --force "$ENG_IMAGE" >/dev/null 2>&1
+            eng_poll 10 dk_residue
+        fi
+        dk_stop_daemons
+        dk_shims | sed 's/^/shim: /'
+        eng_mounts_under "$ENG_DIR" | sed 's/^/mount: /'
+    )
+    while read -r m; do
+        umount -l "$m" 2>/dev/null
+    done < <(eng_mounts_under "$ENG_DIR" | sort -r)
+    dk_remove_globals
+    r=$(printf '%s\n' "$r"; dk_global_residue)
+    r=$(grep . <<<"$r")
+    rm -rf "$ENG_DIR"
+    [ -z "$r" ] || fail "left behind by docker:\n$r"
+}
+
+# require_docker: skip, saying why, when docker could not be set up.
+require_docker() {
+    [ -z "${DK_SKIP:-}" ] || skip "docker: $DK_SKIP"
+}
