@@ -172,3 +172,25 @@ v2_only() {
     assert_failed
     assert_contains "$output" "--pids-limit"
 }
+
+@test "cgroups: on a pure cgroup v2 layout the device rules are an eBPF program on the container's cgroup" {
+    require_box "the layout is simulated for box's detection"
+    grep -qw cgroup2 /proc/filesystems || skip "the kernel has no cgroup2 filesystem"
+    [ -c /dev/kmsg ] || skip "no /dev/kmsg on the host to bind"
+    without_namespace cgroup
+    set_config '.mounts += [{"destination": "/dev/kmsgb", "type": "bind", "source": "/dev/kmsg",
+        "options": ["bind"]}]'
+    set_args /bin/boxcheck open /dev/kmsgb w -- open /dev/null rw -- open /dev/zero r
+    run v2_only env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" run --bundle "$BUNDLE" "$ID"
+    assert_status 0
+    assert_line_present "open:/dev/kmsgb=err:EPERM"
+    assert_line_present "open:/dev/null=ok"
+    assert_line_present "open:/dev/zero=ok"
+    # The same node allowed by a rule opens: the program, not something
+    # else, was refusing it.
+    set_config '.linux.resources.devices += [{"allow": true, "type": "c", "major": 1,
+        "minor": 11, "access": "w"}]'
+    run v2_only env BOXTEST="$ACC_TAG" "$BOX" --root "$BOX_ROOT" run --bundle "$BUNDLE" "$ID"
+    assert_status 0
+    assert_line_present "open:/dev/kmsgb=ok"
+}

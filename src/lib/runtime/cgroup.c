@@ -12,6 +12,7 @@
 
 #include "lib/base/fs.h"
 #include "lib/base/parse.h"
+#include "lib/runtime/devfilter.h"
 
 static int hier_dir(const struct box_cgroups *cg, const struct box_cgroup_hier *h, char *buf,
                     size_t len);
@@ -268,9 +269,31 @@ static int dev_write(int fd, const char *file, const struct box_dev_rule *rule, 
     return w < 0 ? box_err_sys(err, errno, "write `%s` to `%s`", s, file) : 0;
 }
 
-static int v1_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
+/* The container's device rules in order: the spec's, then the defaults,
+ * then an allow rule for each device of linux.devices (made for it). */
+static struct box_dev_rule *device_rules(const struct box_spec *spec, size_t *n)
 {
     const struct box_resources *r = &spec->resources;
+    size_t cap = r->n_dev_rules + BOX_ARRAY_SIZE(default_dev_rules) + spec->n_devices;
+    struct box_dev_rule *rules = calloc(cap + 1, sizeof(*rules));
+    if (!rules)
+        return NULL;
+    *n = 0;
+    for (size_t i = 0; i < r->n_dev_rules; i++)
+        rules[(*n)++] = r->dev_rules[i];
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++)
+        rules[(*n)++] = default_dev_rules[i];
+    for (size_t i = 0; i < spec->n_devices; i++) {
+        const struct box_device *d = &spec->devices[i];
+        if (d->type != 'p')
+            rules[(*n)++] = (struct box_dev_rule){true, d->type == 'u' ? 'c' : d->type, d->major,
+                                                  d->minor, "rwm"};
+    }
+    return rules;
+}
+
+static int v1_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
+{
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/devices.allow", dir);
     _cleanup_close_ int allow = open(path, O_WRONLY | O_CLOEXEC);
@@ -278,29 +301,32 @@ static int v1_devices(const char *dir, const struct box_spec *spec, struct box_e
     _cleanup_close_ int deny = open(path, O_WRONLY | O_CLOEXEC);
     if (allow < 0 || deny < 0)
         return box_err_sys(err, errno, "open the device rules of `%s`", dir);
-    /* Start from deny-all, then replay the spec's rules in order. */
+    size_t n = 0;
+    _cleanup_free_ struct box_dev_rule *rules = device_rules(spec, &n);
+    if (!rules)
+        return -ENOMEM;
+    /* Start from deny-all, then replay the rules in order. */
     static const struct box_dev_rule all = {false, 'a', -1, -1, "rwm"};
     if (dev_write(deny, "devices.deny", &all, err) < 0)
         return -err->code;
-    for (size_t i = 0; i < r->n_dev_rules; i++) {
-        const struct box_dev_rule *d = &r->dev_rules[i];
-        if (dev_write(d->allow ? allow : deny, d->allow ? "devices.allow" : "devices.deny", d,
-                      err) < 0)
-            return box_err_prefix(err, "linux.resources.devices[%zu]", i);
-    }
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++)
-        if (dev_write(allow, "devices.allow", &default_dev_rules[i], err) < 0)
-            return -err->code;
-    /* linux.devices are created for the container: let it use them. */
-    for (size_t i = 0; i < spec->n_devices; i++) {
-        const struct box_device *d = &spec->devices[i];
-        if (d->type == 'p')
-            continue;
-        struct box_dev_rule dr = {true, d->type == 'u' ? 'c' : d->type, d->major, d->minor, "rwm"};
-        if (dev_write(allow, "devices.allow", &dr, err) < 0)
-            return box_err_prefix(err, "linux.devices[%zu]", i);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (dev_write(rules[i].allow ? allow : deny,
+                      rules[i].allow ? "devices.allow" : "devices.deny", &rules[i], err) < 0)
+            return box_err_prefix(err, "linux.resources.devices");
     return 0;
+}
+
+/* cgroup2 has no devices controller: the same rules as an eBPF program. */
+static int v2_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
+{
+    size_t n = 0;
+    _cleanup_free_ struct box_dev_rule *rules = device_rules(spec, &n);
+    if (!rules)
+        return -ENOMEM;
+    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return box_err_sys(err, errno, "open cgroup `%s`", dir);
+    return box_devfilter_attach(fd, rules, n, err);
 }
 
 static int v1_memory(const char *dir, const struct box_resources *r, struct box_err *err)
@@ -554,6 +580,8 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
                 v2_enable_controllers(h, dir, err);
                 if (spec)
                     r = v2_apply(dir, spec, err);
+                if (spec && r == 0)
+                    r = v2_devices(dir, spec, err);
             }
         } else {
             if (has_controller(h, "cpuset"))
