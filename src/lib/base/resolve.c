@@ -148,52 +148,79 @@ int box_root_open(int rootfd, const char *path, int flags, struct box_err *err)
     return fd;
 }
 
-int box_root_mkdirs(int rootfd, const char *path, mode_t mode, struct box_err *err)
+/* Opens the directory at the first `end` bytes of path inside the root. */
+static int open_prefix(int rootfd, const char *path, size_t end)
 {
     char prefix[PATH_MAX];
+    memcpy(prefix, path, end);
+    prefix[end] = '\0';
+    return end ? box_root_open(rootfd, prefix, O_PATH | O_DIRECTORY, NULL)
+               : openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int box_root_mkdirs(int rootfd, const char *path, mode_t mode, struct box_err *err)
+{
     size_t len = strlen(path);
-    if (len >= sizeof(prefix))
+    if (len >= PATH_MAX)
         return box_err_set(err, ENAMETOOLONG, "path `%s` too long", path);
     int fd = box_root_open(rootfd, path, O_PATH | O_DIRECTORY, NULL);
     if (fd >= 0)
         return fd;
-    /* Walk the prefixes from the root, creating what is missing. */
-    int parent = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (parent < 0)
-        return box_err_sys(err, errno, "open root");
-    size_t i = 0;
-    while (i < len) {
+    /* Component boundaries: ends[k] is where the first k+1 components end. */
+    size_t ends[PATH_MAX / 2], starts[PATH_MAX / 2], n = 0;
+    for (size_t i = 0; i < len;) {
         while (i < len && path[i] == '/')
             i++;
         if (i >= len)
             break;
-        size_t start = i;
+        starts[n] = i;
         while (i < len && path[i] != '/')
             i++;
-        memcpy(prefix, path, i);
-        prefix[i] = '\0';
-        int next = box_root_open(rootfd, prefix, O_PATH | O_DIRECTORY, NULL);
-        if (next < 0) {
-            char name[NAME_MAX + 1];
-            size_t nlen = i - start;
-            if (nlen > NAME_MAX) {
-                close(parent);
-                return box_err_set(err, ENAMETOOLONG, "component of `%s` too long", path);
-            }
-            memcpy(name, path + start, nlen);
-            name[nlen] = '\0';
-            if (mkdirat(parent, name, mode) < 0 && errno != EEXIST) {
-                int e = errno;
-                close(parent);
-                return box_err_sys(err, e, "mkdir `%s` inside the root", prefix);
-            }
-            next = box_root_open(rootfd, prefix, O_PATH | O_DIRECTORY, err);
-            if (next < 0) {
-                close(parent);
-                return next;
-            }
+        ends[n++] = i;
+    }
+    /* The longest prefix that exists, by bisection: a prefix resolves only
+     * if every shorter one does. Linear re-resolution from the root would
+     * cost quadratically many lookups on a long hostile path. */
+    size_t lo = 0, hi = n; /* prefix of lo components exists; of hi+1 does not */
+    while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        int t = open_prefix(rootfd, path, ends[mid - 1]);
+        if (t >= 0) {
+            close(t);
+            lo = mid;
+        } else {
+            hi = mid - 1;
         }
+    }
+    int parent = open_prefix(rootfd, path, lo ? ends[lo - 1] : 0);
+    if (parent < 0)
+        return box_err_sys(err, -parent > 0 ? -parent : errno, "open `%.*s` inside the root",
+                           (int)(lo ? ends[lo - 1] : 1), lo ? path : "/");
+    /* Below it everything is new: made and entered one level at a time,
+     * never following a symlink a racer might put in its place. */
+    for (size_t k = lo; k < n; k++) {
+        char name[NAME_MAX + 1];
+        size_t nlen = ends[k] - starts[k];
+        if (nlen > NAME_MAX) {
+            close(parent);
+            return box_err_set(err, ENAMETOOLONG, "component of `%s` too long", path);
+        }
+        memcpy(name, path + starts[k], nlen);
+        name[nlen] = '\0';
+        bool made = mkdirat(parent, name, mode) == 0;
+        if (!made && errno != EEXIST) {
+            int e = errno;
+            close(parent);
+            return box_err_sys(err, e, "mkdir `%.*s` inside the root", (int)ends[k], path);
+        }
+        /* What was there already (a dangling or looping link, a racer's
+         * directory) is resolved inside the root, for the true error. */
+        int next = made ? openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        : open_prefix(rootfd, path, ends[k]);
+        int e = next < 0 ? (made ? errno : -next) : 0;
         close(parent);
+        if (next < 0)
+            return box_err_sys(err, e, "open `%.*s` inside the root", (int)ends[k], path);
         parent = next;
     }
     return parent;
