@@ -28,13 +28,6 @@
 #include "lib/runtime/spec.h"
 #include "lib/runtime/spec_json.h"
 
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        int _r = (expr);                                                                           \
-        if (_r < 0)                                                                                \
-            return _r;                                                                             \
-    } while (0)
-
 #define PATH_SECCOMP "linux.seccomp"
 
 /* libseccomp learnt SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV in 2.6. */

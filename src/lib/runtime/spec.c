@@ -21,21 +21,6 @@ const char *const box_hook_kind_names[BOX_HOOK_KINDS] = {
     "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
 };
 
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        int _r = (expr);                                                                           \
-        if (_r < 0)                                                                                \
-            return _r;                                                                             \
-    } while (0)
-/* Like TRY, but yields the non-negative result. */
-#define TRY_INT(expr)                                                                              \
-    ({                                                                                             \
-        int _r = (expr);                                                                           \
-        if (_r < 0)                                                                                \
-            return _r;                                                                             \
-        _r;                                                                                        \
-    })
-
 /* ---- names ---------------------------------------------------------------------------------- */
 
 static const struct {

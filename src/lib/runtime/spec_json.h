@@ -29,4 +29,20 @@ int box_json_array(json_t *obj, const char *key, const char *path, size_t max, j
                    struct box_err *err);
 void box_strv_free(char **v);
 
+/* Returns a negative result at once (parsers of nested JSON). */
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        int _r = (expr);                                                                           \
+        if (_r < 0)                                                                                \
+            return _r;                                                                             \
+    } while (0)
+/* Like TRY, but yields the non-negative result. */
+#define TRY_INT(expr)                                                                              \
+    ({                                                                                             \
+        int _r = (expr);                                                                           \
+        if (_r < 0)                                                                                \
+            return _r;                                                                             \
+        _r;                                                                                        \
+    })
+
 #endif
