@@ -194,3 +194,24 @@ v2_only() {
     assert_status 0
     assert_line_present "open:/dev/kmsgb=ok"
 }
+
+@test "cgroups: blockIO throttles reach blkio (v1) or io.max (v2), naming the device" {
+    dev=$(awk '$1 !~ /^(ram|loop|zram)/ {print $1; exit}' <(lsblk -dn -o NAME,MAJ:MIN 2>/dev/null))
+    majmin=$(lsblk -dn -o NAME,MAJ:MIN 2>/dev/null | awk -v d="$dev" '$1 == d {print $2}')
+    [ -n "$majmin" ] || skip "no block device to throttle"
+    maj=${majmin%:*} min=${majmin#*:}
+    set_config '.linux.resources.blockIO = {"throttleReadBpsDevice":
+        [{"major": $maj, "minor": $min, "rate": 1048576}]}' --argjson maj "$maj" --argjson min "$min"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    pid=$(pid_of "$ID")
+    if dir=$(cgroup_dir "$pid" blkio) && [ -e "$dir/blkio.throttle.read_bps_device" ]; then
+        grep -qx "$maj:$min 1048576" "$dir/blkio.throttle.read_bps_device" ||
+            fail "read_bps_device: $(cat "$dir/blkio.throttle.read_bps_device")"
+    elif dir=$(cgroup_dir "$pid" io); then
+        grep -q "^$maj:$min rbps=1048576" "$dir/io.max" || fail "io.max: $(cat "$dir/io.max")"
+    else
+        skip "neither a blkio hierarchy nor the io controller"
+    fi
+}

@@ -383,6 +383,61 @@ static int v1_cpu(const char *dir, const struct box_cgroup_hier *h, const struct
     return 0;
 }
 
+static int v1_blkio(const char *dir, const struct box_resources *r, struct box_err *err)
+{
+    static const char *const files[BOX_THROTTLES] = {
+        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    if (r->blkio_weight != BOX_UNSET) {
+        const char *wf = file_exists(dir, "blkio.weight")       ? "blkio.weight"
+                         : file_exists(dir, "blkio.bfq.weight") ? "blkio.bfq.weight"
+                                                                : NULL;
+        if (!wf)
+            return box_err_set(err, EOPNOTSUPP,
+                               "linux.resources.blockIO.weight: this kernel's I/O scheduler "
+                               "has no blkio weight");
+        if (write_i64(dir, wf, r->blkio_weight, err) < 0)
+            return box_err_prefix(err, "linux.resources.blockIO.weight");
+    }
+    for (int t = 0; t < BOX_THROTTLES; t++)
+        for (size_t i = 0; i < r->n_throttle[t]; i++) {
+            char v[64];
+            const struct box_blkio_dev *d = &r->throttle[t][i];
+            snprintf(v, sizeof(v), "%lld:%lld %llu", (long long)d->major, (long long)d->minor,
+                     (unsigned long long)d->value);
+            if (write_at(dir, files[t], v, err) < 0)
+                return box_err_prefix(err, "linux.resources.blockIO");
+        }
+    return 0;
+}
+
+static int v2_io(const char *dir, const struct box_resources *r, struct box_err *err)
+{
+    static const char *const keys[BOX_THROTTLES] = {"rbps", "wbps", "riops", "wiops"};
+    if (r->blkio_weight != BOX_UNSET) {
+        /* blkio's [10, 1000] onto io.weight's [1, 10000], as runc does */
+        char v[32];
+        snprintf(v, sizeof(v), "default %lld",
+                 (long long)(1 + (r->blkio_weight - 10) * 9999 / 990));
+        if (!file_exists(dir, "io.weight") && !file_exists(dir, "io.bfq.weight"))
+            return box_err_set(err, EOPNOTSUPP,
+                               "linux.resources.blockIO.weight: no io weight in this cgroup");
+        if (write_at(dir, file_exists(dir, "io.bfq.weight") ? "io.bfq.weight" : "io.weight", v,
+                     err) < 0)
+            return box_err_prefix(err, "linux.resources.blockIO.weight");
+    }
+    for (int t = 0; t < BOX_THROTTLES; t++)
+        for (size_t i = 0; i < r->n_throttle[t]; i++) {
+            char v[96];
+            const struct box_blkio_dev *d = &r->throttle[t][i];
+            snprintf(v, sizeof(v), "%lld:%lld %s=%llu", (long long)d->major, (long long)d->minor,
+                     keys[t], (unsigned long long)d->value);
+            if (write_at(dir, "io.max", v, err) < 0)
+                return box_err_prefix(err, "linux.resources.blockIO");
+        }
+    return 0;
+}
+
 static int v1_apply(const char *dir, const struct box_cgroup_hier *h, const struct box_spec *spec,
                     bool devices, struct box_err *err)
 {
@@ -397,6 +452,8 @@ static int v1_apply(const char *dir, const struct box_cgroup_hier *h, const stru
         if (rr < 0)
             return box_err_prefix(err, "linux.resources.pids.limit");
     }
+    if (has_controller(h, "blkio") && v1_blkio(dir, r, err) < 0)
+        return -err->code;
     if (devices && has_controller(h, "devices") && v1_devices(dir, spec, err) < 0)
         return -err->code;
     return 0;
@@ -454,6 +511,8 @@ static int v2_apply(const char *dir, const struct box_spec *spec, struct box_err
         if (rr < 0)
             return box_err_prefix(err, "linux.resources.pids.limit");
     }
+    if (v2_io(dir, r, err) < 0)
+        return -err->code;
     for (size_t i = 0; i < r->n_unified; i++)
         if (write_at(dir, r->unified[i].key, r->unified[i].value, err) < 0)
             return box_err_prefix(err, "linux.resources.unified.%s", r->unified[i].key);

@@ -650,6 +650,48 @@ static int parse_dev_rules(json_t *res, struct box_resources *r, struct box_err 
     return 0;
 }
 
+static const char *const throttle_keys[BOX_THROTTLES] = {
+    "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+    "throttleWriteIOPSDevice"};
+
+static int parse_blkio(json_t *res, struct box_resources *r, struct box_err *err)
+{
+    json_t *bio = NULL;
+    TRY(box_json_object(res, "blockIO", "linux.resources", &bio, err));
+    if (!bio)
+        return 0;
+    const char *p = "linux.resources.blockIO";
+    TRY(box_json_int(bio, "weight", p, 10, 1000, &r->blkio_weight, err));
+    if (json_object_get(bio, "weightDevice") || json_object_get(bio, "leafWeight"))
+        return box_err_set(err, EOPNOTSUPP, "%s: per-device and leaf weights are not supported", p);
+    for (int t = 0; t < BOX_THROTTLES; t++) {
+        json_t *arr = NULL;
+        TRY(box_json_array(bio, throttle_keys[t], p, 256, &arr, err));
+        if (!arr)
+            continue;
+        r->throttle[t] = calloc(json_array_size(arr) + 1, sizeof(struct box_blkio_dev));
+        if (!r->throttle[t])
+            return -ENOMEM;
+        size_t i;
+        json_t *d;
+        json_array_foreach(arr, i, d)
+        {
+            char path[96];
+            snprintf(path, sizeof(path), "%s.%s[%zu]", p, throttle_keys[t], i);
+            if (!json_is_object(d))
+                return box_err_set(err, EINVAL, "%s: must be an object", path);
+            struct box_blkio_dev *bd = &r->throttle[t][r->n_throttle[t]++];
+            bd->major = bd->minor = -1;
+            TRY(box_json_int(d, "major", path, 0, 4095, &bd->major, err));
+            TRY(box_json_int(d, "minor", path, 0, 1048575, &bd->minor, err));
+            if (bd->major < 0 || bd->minor < 0 ||
+                TRY_INT(box_json_uint64(d, "rate", path, &bd->value, err)) == 0)
+                return box_err_set(err, EINVAL, "%s: major, minor and rate are required", path);
+        }
+    }
+    return 0;
+}
+
 static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *err)
 {
     json_t *res = NULL;
@@ -657,7 +699,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
     struct box_resources *r = &spec->resources;
     r->mem_limit = r->mem_reservation = r->mem_swap = r->mem_kernel = r->mem_kernel_tcp = BOX_UNSET;
     r->mem_swappiness = r->cpu_shares = r->cpu_quota = r->cpu_period = BOX_UNSET;
-    r->cpu_rt_runtime = r->cpu_rt_period = r->pids_limit = BOX_UNSET;
+    r->cpu_rt_runtime = r->cpu_rt_period = r->pids_limit = r->blkio_weight = BOX_UNSET;
     if (!res)
         return 0;
     spec->has_resources = true;
@@ -689,6 +731,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
         TRY(box_json_int(pids, "limit", "linux.resources.pids", INT64_MIN + 1, INT64_MAX,
                          &r->pids_limit, err));
     TRY(parse_dev_rules(res, r, err));
+    TRY(parse_blkio(res, r, err));
     TRY(box_json_object(res, "unified", "linux.resources", &unified, err));
     if (unified) {
         r->unified = calloc(json_object_size(unified) + 1, sizeof(*r->unified));
@@ -960,6 +1003,8 @@ void box_spec_free(struct box_spec *spec)
         free(r->unified[i].value);
     }
     free(r->unified);
+    for (int t = 0; t < BOX_THROTTLES; t++)
+        free(r->throttle[t]);
     box_strv_free(spec->masked_paths);
     box_strv_free(spec->readonly_paths);
     for (size_t i = 0; i < spec->n_sysctl; i++) {

@@ -112,6 +112,20 @@ struct box_kv {
 
 #define BOX_UNSET INT64_MIN
 
+/* linux.resources.blockIO: a device's weight or throttle rate. */
+struct box_blkio_dev {
+    int64_t major, minor;
+    uint64_t value;
+};
+
+enum box_blkio_throttle {
+    BOX_THROTTLE_READ_BPS,
+    BOX_THROTTLE_WRITE_BPS,
+    BOX_THROTTLE_READ_IOPS,
+    BOX_THROTTLE_WRITE_IOPS,
+    BOX_THROTTLES
+};
+
 struct box_resources {
     int64_t mem_limit, mem_reservation, mem_swap, mem_kernel, mem_kernel_tcp, mem_swappiness;
     bool mem_disable_oom_killer;
@@ -122,6 +136,9 @@ struct box_resources {
     size_t n_dev_rules;
     struct box_kv *unified;
     size_t n_unified;
+    int64_t blkio_weight;
+    struct box_blkio_dev *throttle[BOX_THROTTLES];
+    size_t n_throttle[BOX_THROTTLES];
 };
 
 struct box_spec {
