@@ -798,6 +798,33 @@ static void test_devices(void **state)
     box_spec_free(&spec);
 }
 
+static void test_blockio(void **state)
+{
+    struct box_spec spec;
+    struct box_err err;
+    assert_int_equal(check_text("{'ociVersion':'1.0.2'," PROCESS_OK "," ROOT_OK
+                                ",'linux':{'resources':{'blockIO':{'weight':500,"
+                                "'throttleReadBpsDevice':[{'major':8,'minor':0,'rate':1024}],"
+                                "'throttleWriteIOPSDevice':[{'major':8,'minor':16,'rate':7}]}}}}",
+                                true, &spec, &err),
+                     0);
+    assert_int_equal(spec.resources.blkio_weight, 500);
+    assert_int_equal(spec.resources.n_throttle[BOX_THROTTLE_READ_BPS], 1);
+    assert_int_equal(spec.resources.throttle[BOX_THROTTLE_READ_BPS][0].value, 1024);
+    assert_int_equal(spec.resources.throttle[BOX_THROTTLE_WRITE_IOPS][0].minor, 16);
+    assert_int_equal(spec.resources.n_throttle[BOX_THROTTLE_WRITE_BPS], 0);
+    box_spec_free(&spec);
+    REJECT("'linux':{'resources':{'blockIO':{'weight':5}}}", ERANGE,
+           "linux.resources.blockIO.weight");
+    REJECT("'linux':{'resources':{'blockIO':{'weightDevice':[]}}}", EOPNOTSUPP,
+           "linux.resources.blockIO");
+    REJECT("'linux':{'resources':{'blockIO':{'throttleReadBpsDevice':[{'major':8,'minor':0}]}}}",
+           EINVAL, "throttleReadBpsDevice[0]");
+    REJECT("'linux':{'resources':{'blockIO':{'throttleReadBpsDevice':[{'major':8,'minor':0,"
+           "'rate':-1}]}}}",
+           ERANGE, "throttleReadBpsDevice[0].rate");
+}
+
 static void test_resources(void **state)
 {
     struct box_spec spec;
@@ -926,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_blockio),
         cmocka_unit_test(test_misc_linux_fields),
         cmocka_unit_test(test_spec_load),
     };
