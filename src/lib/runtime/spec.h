@@ -192,6 +192,11 @@ int box_cap_from_name(const char *name);
 const char *box_cap_name(int cap);
 #define BOX_CAP_LAST 40
 
+/* "private", "rshared", ...: MS_* propagation flags; -EINVAL otherwise. */
+int box_mount_parse_propagation(const char *s, unsigned long *out);
+/* The `linux` section of a config document (spec_linux.c). */
+int box_spec_parse_linux(json_t *doc, struct box_spec *spec, struct box_err *err);
+
 /* Mount option parsing, shared by config.json mounts and CDI mounts. */
 int box_mount_parse_options(struct box_mount *m, json_t *options, const char *where,
                             struct box_err *err);
