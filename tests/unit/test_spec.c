@@ -816,8 +816,10 @@ static void test_blockio(void **state)
     box_spec_free(&spec);
     REJECT("'linux':{'resources':{'blockIO':{'weight':5}}}", ERANGE,
            "linux.resources.blockIO.weight");
-    REJECT("'linux':{'resources':{'blockIO':{'weightDevice':[]}}}", EOPNOTSUPP,
+    REJECT("'linux':{'resources':{'blockIO':{'weightDevice':[{'major':8,'minor':0}]}}}", EOPNOTSUPP,
            "linux.resources.blockIO");
+    /* what docker sends for "not set" */
+    ACCEPT("'linux':{'resources':{'blockIO':{'weight':0,'leafWeight':0,'weightDevice':[]}}}");
     REJECT("'linux':{'resources':{'blockIO':{'throttleReadBpsDevice':[{'major':8,'minor':0}]}}}",
            EINVAL, "throttleReadBpsDevice[0]");
     REJECT("'linux':{'resources':{'blockIO':{'throttleReadBpsDevice':[{'major':8,'minor':0,"

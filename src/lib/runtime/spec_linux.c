@@ -175,8 +175,17 @@ static int parse_blkio(json_t *res, struct box_resources *r, struct box_err *err
     if (!bio)
         return 0;
     const char *p = "linux.resources.blockIO";
-    TRY(box_json_int(bio, "weight", p, 10, 1000, &r->blkio_weight, err));
-    if (json_object_get(bio, "weightDevice") || json_object_get(bio, "leafWeight"))
+    /* 0 means "not set" to the engines (docker sends it), as to runc. */
+    int64_t w = 0, leaf = 0;
+    TRY(box_json_int(bio, "weight", p, 0, 1000, &w, err));
+    TRY(box_json_int(bio, "leafWeight", p, 0, 1000, &leaf, err));
+    if (w > 0 && w < 10)
+        return box_err_set(err, ERANGE, "%s.weight: %lld is out of range [10, 1000]", p,
+                           (long long)w);
+    if (w > 0)
+        r->blkio_weight = w;
+    json_t *wd = json_object_get(bio, "weightDevice");
+    if (leaf > 0 || (wd && !(json_is_array(wd) && json_array_size(wd) == 0)))
         return box_err_set(err, EOPNOTSUPP, "%s: per-device and leaf weights are not supported", p);
     for (int t = 0; t < BOX_THROTTLES; t++) {
         json_t *arr = NULL;
