@@ -59,12 +59,17 @@ int box_container_start(const char *root, const char *id, void (*warn)(const cha
         reply[n] = '\0';
         uint64_t e = 0;
         if (reply[0] == 'E' && box_parse_u64(reply + 1, 4095, &e) == 0)
-            r = box_err_sys(err, (int)e, "exec `%s`", o.spec.process.args[0]);
+            r = box_err_sys(
+                err, (int)e, "exec `%s`",
+                json_string_value(json_array_get(
+                    json_object_get(json_object_get(o.st.config, "process"), "args"), 0)));
         else
             r = box_err_set(err, ECANCELED, "%s", reply[0] == 'M' ? reply + 1 : reply);
         goto out;
     }
-    char *st = box_hook_state_json(&o.spec, id, "running", o.st.pid, o.st.bundle, o.st.rootfs);
+    char *st = o.spec.n_hooks[BOX_HOOK_POSTSTART]
+                   ? box_hook_state_json(&o.spec, id, "running", o.st.pid, o.st.bundle, o.st.rootfs)
+                   : NULL;
     for (size_t i = 0; i < o.spec.n_hooks[BOX_HOOK_POSTSTART]; i++) {
         /* runtime-spec: a failing poststart hook is a warning; the other
          * hooks and the lifecycle go on. */

@@ -13,7 +13,7 @@ struct box_opened {
     int rootfd;
     struct box_container_dir dir;
     struct box_state st;
-    struct box_spec spec; /* hooks of the stored config */
+    struct box_spec spec; /* the stored config, parsed only when it has hooks */
 };
 
 /* Validates the id, locks the container and reads its state and config. */
