@@ -152,33 +152,7 @@ podman_env() {
 }
 
 podman_write_config() {
-    local dir=$1 driver=$2
-    cat >"$dir/containers.conf" <<EOF
-[containers]
-netns = "none"
-log_driver = "k8s-file"
-default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$dir/events.log"
-lock_type = "file"
-tmp_dir = "$dir/tmp"
-static_dir = "$dir/root/libpod"
-volume_path = "$dir/root/volumes"
-runtime_supports_json = ["$(basename "$BOX")", "crun", "runc"]
-
-[network]
-network_config_dir = "$dir/net"
-EOF
-    cat >"$dir/storage.conf" <<EOF
-[storage]
-driver = "$driver"
-graphroot = "$dir/root"
-runroot = "$dir/run"
-EOF
-    : >"$dir/registries.conf"
+    "$here/../scripts/podman-private-config" "$1" "$2" "$(basename "$BOX")"
 }
 
 # podman_setup WORK: the private configuration and the image (the bundle's

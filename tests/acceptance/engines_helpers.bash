@@ -134,40 +134,11 @@ pm() {
     eng_cmd podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --runtime "$BOX" "$@"
 }
 
-# _pm_write_config: containers.conf and storage.conf under $PM_DIR.
+# _pm_write_config: containers.conf, storage.conf and registries.conf under
+# $PM_DIR (scripts/podman-private-config says what each setting is for).
 _pm_write_config() {
-    # runtime_supports_json names the runtime by its file name: podman then
-    # passes `--log FILE --log-format json` to create and exec and shows the
-    # runtime's own error message.  netns = "none": a container gets a new,
-    # empty network namespace unless a test asks for another, so no test
-    # touches the host's bridges, firewall or CNI state.  lock_type = "file":
-    # locks under tmp_dir rather than in a shared memory segment.
-    cat >"$PM_DIR/containers.conf" <<EOF
-[containers]
-netns = "none"
-log_driver = "k8s-file"
-default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$PM_DIR/events.log"
-lock_type = "file"
-tmp_dir = "$PM_DIR/tmp"
-static_dir = "$PM_DIR/root/libpod"
-volume_path = "$PM_DIR/root/volumes"
-runtime_supports_json = ["$(basename "$BOX")", "crun", "runc"]
-
-[network]
-network_config_dir = "$PM_DIR/net"
-EOF
-    cat >"$PM_DIR/storage.conf" <<EOF
-[storage]
-driver = "${PM_STORAGE_DRIVER:-overlay}"
-graphroot = "$PM_DIR/root"
-runroot = "$PM_DIR/run"
-EOF
-    : >"$PM_DIR/registries.conf"
+    "$BATS_TEST_DIRNAME/../../scripts/podman-private-config" "$PM_DIR" \
+        "${PM_STORAGE_DRIVER:-overlay}" "$(basename "$BOX")"
 }
 
 # _pm_setup: podman's private directories and the image; sets PM_SKIP to why
