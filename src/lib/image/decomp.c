@@ -293,8 +293,3 @@ uint64_t box_decomp_bytes_out(const struct box_decomp *d)
 {
     return d->out_total;
 }
-
-int box_decomp_is_gzip(const struct box_decomp *d)
-{
-    return d->started && !d->plain;
-}

@@ -44,7 +44,5 @@ int box_decomp_check_tail(struct box_decomp *d, uint64_t consumed, struct box_er
 
 uint64_t box_decomp_bytes_in(const struct box_decomp *d);
 uint64_t box_decomp_bytes_out(const struct box_decomp *d);
-/* True when the input was gzip (as opposed to passed through plain). */
-int box_decomp_is_gzip(const struct box_decomp *d);
 
 #endif

@@ -835,25 +835,6 @@ int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err)
     return box_err_set(err, EOPNOTSUPP, "no freezer: neither a v1 freezer hierarchy nor cgroup2");
 }
 
-int box_cgroup_frozen(const struct box_cgroups *cg)
-{
-    for (size_t i = 0; i < cg->n; i++) {
-        char dir[PATH_MAX], path[PATH_MAX + 32];
-        const struct box_cgroup_hier *h = &cg->h[i];
-        if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
-            continue;
-        bool v2 = cg->layout == BOX_CGROUP_V2 && h->v2;
-        if (!v2 && (h->v2 || !has_controller(h, "freezer")))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
-        _cleanup_free_ char *v = NULL;
-        if (box_read_file(AT_FDCWD, path, 64, &v, NULL, NULL) < 0)
-            return 0;
-        return v2 ? v[0] == '1' : strncmp(v, "THAWED", 6) != 0;
-    }
-    return 0;
-}
-
 int box_cgroup_pids(const struct box_cgroups *cg, pid_t **pids, size_t *n, struct box_err *err)
 {
     const struct box_cgroup_hier *h = tracking_hier(cg);

@@ -71,8 +71,6 @@ int box_cgroup_update(struct box_cgroups *cg, const struct box_spec *spec, bool 
                       struct box_err *err);
 /* pause/resume: the v1 freezer or cgroup2's cgroup.freeze. */
 int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err);
-/* 1 when frozen (or freezing), else 0. */
-int box_cgroup_frozen(const struct box_cgroups *cg);
 /* The pids in the container's cgroup (malloc'd array). */
 int box_cgroup_pids(const struct box_cgroups *cg, pid_t **pids, size_t *n, struct box_err *err);
 /* Kills what is left and removes the cgroup from every hierarchy. */
