@@ -124,13 +124,6 @@ has_controller() {
     [ -z "$(acc_cgroups)" ] || fail "left: $(acc_cgroups)"
 }
 
-# Pure cgroup v2, on any host whose kernel has cgroup2: in a private mount
-# namespace the v1 hierarchies are unmounted and cgroup2 alone is mounted at
-# /sys/fs/cgroup, which is what box then detects and uses.
-v2_only() {
-    unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup &&
-        mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh "$@"
-}
 
 @test "cgroups: a pure cgroup v2 layout: placed by clone, removed on exit, bound without a cgroup namespace" {
     require_box "the layout is simulated for box's detection"

@@ -254,6 +254,14 @@ cgroup_v2_only() {
     [ -f /sys/fs/cgroup/cgroup.controllers ]
 }
 
+# Pure cgroup v2, on any host whose kernel has cgroup2: in a private mount
+# namespace the v1 hierarchies are unmounted and cgroup2 alone is mounted at
+# /sys/fs/cgroup, which is what box then detects and uses.
+v2_only() {
+    unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup &&
+        mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh "$@"
+}
+
 # cgroup_mount CONTROLLERS: the mount point of the v1 hierarchy holding these
 # comma-separated controllers, or of the v2 hierarchy for "".
 cgroup_mount() {

@@ -126,3 +126,43 @@ host_ns() {
     grep -qE '^ +0 +200000 +65536$' "/proc/$pid/uid_map" || fail "uid_map: $(cat "/proc/$pid/uid_map")"
     box delete --force "$ID"
 }
+
+@test "timeOffsets: the container's monotonic and boot clocks are shifted, the host's are not" {
+    [ -e /proc/self/ns/time ] || skip "the kernel has no time namespaces"
+    set_config '.linux.namespaces += [{"type": "time"}]
+        | .linux.timeOffsets = {"monotonic": {"secs": 864000, "nanosecs": 0},
+                                "boottime": {"secs": 1728000, "nanosecs": 5}}'
+    set_args /bin/boxcheck sched
+    run box_run "$ID"
+    assert_status 0
+    local up mono boot
+    up=$(cut -d. -f1 /proc/uptime)
+    mono=$(kv clock.monotonic)
+    boot=$(kv clock.boottime)
+    [ "$mono" -ge 864000 ] && [ "$mono" -lt $((864000 + up + 60)) ] ||
+        fail "monotonic: $mono with host uptime $up"
+    [ "$boot" -ge 1728000 ] && [ "$boot" -lt $((1728000 + up + 60)) ] ||
+        fail "boottime: $boot with host uptime $up"
+    [ "$(cut -d. -f1 /proc/uptime)" -lt 864000 ] || fail "the host's clock moved"
+}
+
+@test "timeOffsets: refused without a new time namespace, or for another clock" {
+    require_box "exact error texts"
+    set_config '.linux.timeOffsets = {"monotonic": {"secs": 10}}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.timeOffsets" "time namespace"
+    set_config '.linux.namespaces += [{"type": "time"}]
+        | .linux.timeOffsets = {"realtime": {"secs": 10}}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.timeOffsets.realtime"
+    set_config '.linux.timeOffsets = {"boottime": {"secs": 1, "nanosecs": 1000000000}}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.timeOffsets.boottime.nanosecs"
+}
+
+@test "intelRdt: refused with a clear error, not silently ignored" {
+    require_box "exact error texts"
+    set_config '.linux.intelRdt = {"closID": "gpu", "l3CacheSchema": "L3:0=ff"}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.intelRdt"
+}

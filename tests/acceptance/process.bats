@@ -189,3 +189,84 @@ teardown() { acc_teardown; }
     [ "$rc" -eq 0 ]
     [ "$(cat "$BUNDLE.out")" = hello-stdin ]
 }
+
+@test "scheduler: SCHED_BATCH with nice, and SCHED_FLAG_RESET_ON_FORK" {
+    set_config '.process.scheduler = {"policy": "SCHED_BATCH", "nice": 5,
+        "flags": ["SCHED_FLAG_RESET_ON_FORK"]}'
+    set_args /bin/boxcheck sched
+    run box_run "$ID"
+    assert_status 0
+    assert_kv sched.policy 3
+    assert_kv sched.nice 5
+    assert_kv sched.flags 1
+}
+
+@test "scheduler: SCHED_DEADLINE with runtime, deadline and period" {
+    set_config '.process.scheduler = {"policy": "SCHED_DEADLINE",
+        "runtime": 1000000, "deadline": 10000000, "period": 10000000}'
+    set_args /bin/boxcheck sched
+    run box_run "$ID"
+    assert_status 0
+    assert_kv sched.policy 6
+    assert_kv sched.runtime 1000000
+}
+
+@test "scheduler: bad values are refused before anything starts, naming the field" {
+    require_box "exact error texts"
+    local bad
+    for bad in '{"policy": "SCHED_ISO"}' '{"policy": "SCHED_FIFO"}' \
+        '{"policy": "SCHED_OTHER", "priority": 3}' '{"policy": "SCHED_OTHER", "nice": 20}' \
+        '{"policy": "SCHED_DEADLINE", "runtime": 5, "deadline": 2}' \
+        '{"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_BOGUS"]}' '{"nice": 1}'; do
+        set_config ".process.scheduler = $bad"
+        run --separate-stderr box_create "$ID"
+        assert_one_line_error "process.scheduler" || fail "accepted: $bad"
+    done
+}
+
+@test "ioPriority: the class and level as configured" {
+    set_config '.process.ioPriority = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}'
+    set_args /bin/boxcheck sched
+    run box_run "$ID"
+    assert_status 0
+    assert_kv ioprio.class 3
+    set_config '.process.ioPriority = {"class": "IOPRIO_CLASS_BE", "priority": 6}'
+    run box_run "$ID"
+    assert_status 0
+    assert_kv ioprio.class 2
+    assert_kv ioprio.level 6
+}
+
+@test "ioPriority: an unknown class or a level past 7 is refused" {
+    require_box "exact error texts"
+    set_config '.process.ioPriority = {"class": "IOPRIO_CLASS_FAST", "priority": 0}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "process.ioPriority.class" "IOPRIO_CLASS_FAST"
+    set_config '.process.ioPriority = {"class": "IOPRIO_CLASS_BE", "priority": 8}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "process.ioPriority.priority"
+}
+
+@test "personality: LINUX32 reaches the program, and exec'd processes too" {
+    set_config '.linux.personality = {"domain": "LINUX32"}'
+    set_args /bin/boxcheck sched
+    run box_run "$ID"
+    assert_status 0
+    assert_kv personality 0x8
+    set_args /bin/boxcheck signals
+    box_create "$ID"
+    box start "$ID"
+    run box exec "$ID" /bin/boxcheck sched
+    box delete -f "$ID"
+    assert_kv personality 0x8
+}
+
+@test "personality: an unknown domain or any flag is refused" {
+    require_box "exact error texts"
+    set_config '.linux.personality = {"domain": "BSD"}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.personality.domain" "BSD"
+    set_config '.linux.personality = {"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}'
+    run --separate-stderr box_create "$ID"
+    assert_one_line_error "linux.personality.flags"
+}

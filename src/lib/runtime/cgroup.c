@@ -12,7 +12,7 @@
 
 #include "lib/base/fs.h"
 #include "lib/base/parse.h"
-#include "lib/runtime/devfilter.h"
+#include "lib/runtime/cgroup_res.h"
 
 static int hier_dir(const struct box_cgroups *cg, const struct box_cgroup_hier *h, char *buf,
                     size_t len);
@@ -188,337 +188,6 @@ static int hier_dir(const struct box_cgroups *cg, const struct box_cgroup_hier *
     return 0;
 }
 
-static bool has_controller(const struct box_cgroup_hier *h, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *c = h->controllers; *c;) {
-        const char *e = strchrnul(c, ',');
-        if ((size_t)(e - c) == n && strncmp(c, name, n) == 0)
-            return true;
-        c = *e ? e + 1 : e;
-    }
-    return false;
-}
-
-uint64_t box_cgroup_shares_to_weight(uint64_t shares)
-{
-    /* The conversion runc and crun agree on: [2, 262144] -> [1, 10000]. */
-    if (shares == 0)
-        return 0;
-    if (shares < 2)
-        shares = 2;
-    if (shares > 262144)
-        shares = 262144;
-    return 1 + ((shares - 2) * 9999) / 262142;
-}
-
-int box_cgroup_dev_rule_string(const struct box_dev_rule *r, char *buf, size_t len)
-{
-    char maj[24], min[24];
-    if (r->type == 'a')
-        return snprintf(buf, len, "a") >= (int)len ? -ENAMETOOLONG : 0;
-    snprintf(maj, sizeof(maj), r->major < 0 ? "*" : "%lld", (long long)r->major);
-    snprintf(min, sizeof(min), r->minor < 0 ? "*" : "%lld", (long long)r->minor);
-    return snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, r->access) >= (int)len
-               ? -ENAMETOOLONG
-               : 0;
-}
-
-static int write_at(const char *dir, const char *file, const char *val, struct box_err *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    return box_write_string(AT_FDCWD, path, val, err);
-}
-
-static int write_i64(const char *dir, const char *file, int64_t v, struct box_err *err)
-{
-    char s[32];
-    snprintf(s, sizeof(s), "%lld", (long long)v);
-    return write_at(dir, file, s, err);
-}
-
-static bool file_exists(const char *dir, const char *file)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    return access(path, F_OK) == 0;
-}
-
-/* The default devices every container may use (runtime-spec config-linux.md
- * "Default Devices"), plus mknod of anything (the node is useless without an
- * allow rule for its use). */
-static const struct box_dev_rule default_dev_rules[] = {
-    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},    {true, 'c', 1, 3, "rwm"},
-    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},    {true, 'c', 1, 8, "rwm"},
-    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},    {true, 'c', 5, 1, "rwm"},
-    {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"},
-};
-
-/* One rule written to an open devices.allow or devices.deny: the files take
- * one rule per write, so each is opened once for all of its rules. */
-static int dev_write(int fd, const char *file, const struct box_dev_rule *rule, struct box_err *err)
-{
-    char s[64];
-    if (box_cgroup_dev_rule_string(rule, s, sizeof(s)) < 0)
-        return 0;
-    ssize_t w;
-    do {
-        w = write(fd, s, strlen(s));
-    } while (w < 0 && errno == EINTR);
-    return w < 0 ? box_err_sys(err, errno, "write `%s` to `%s`", s, file) : 0;
-}
-
-/* The container's device rules in order: the spec's, then the defaults,
- * then an allow rule for each device of linux.devices (made for it). */
-static struct box_dev_rule *device_rules(const struct box_spec *spec, size_t *n)
-{
-    const struct box_resources *r = &spec->resources;
-    size_t cap = r->n_dev_rules + BOX_ARRAY_SIZE(default_dev_rules) + spec->n_devices;
-    struct box_dev_rule *rules = calloc(cap + 1, sizeof(*rules));
-    if (!rules)
-        return NULL;
-    *n = 0;
-    for (size_t i = 0; i < r->n_dev_rules; i++)
-        rules[(*n)++] = r->dev_rules[i];
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(default_dev_rules); i++)
-        rules[(*n)++] = default_dev_rules[i];
-    for (size_t i = 0; i < spec->n_devices; i++) {
-        const struct box_device *d = &spec->devices[i];
-        if (d->type != 'p')
-            rules[(*n)++] = (struct box_dev_rule){true, d->type == 'u' ? 'c' : d->type, d->major,
-                                                  d->minor, "rwm"};
-    }
-    return rules;
-}
-
-static int v1_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/devices.allow", dir);
-    _cleanup_close_ int allow = open(path, O_WRONLY | O_CLOEXEC);
-    snprintf(path, sizeof(path), "%s/devices.deny", dir);
-    _cleanup_close_ int deny = open(path, O_WRONLY | O_CLOEXEC);
-    if (allow < 0 || deny < 0)
-        return box_err_sys(err, errno, "open the device rules of `%s`", dir);
-    size_t n = 0;
-    _cleanup_free_ struct box_dev_rule *rules = device_rules(spec, &n);
-    if (!rules)
-        return -ENOMEM;
-    /* Start from deny-all, then replay the rules in order. */
-    static const struct box_dev_rule all = {false, 'a', -1, -1, "rwm"};
-    if (dev_write(deny, "devices.deny", &all, err) < 0)
-        return -err->code;
-    for (size_t i = 0; i < n; i++)
-        if (dev_write(rules[i].allow ? allow : deny,
-                      rules[i].allow ? "devices.allow" : "devices.deny", &rules[i], err) < 0)
-            return box_err_prefix(err, "linux.resources.devices");
-    return 0;
-}
-
-/* cgroup2 has no devices controller: the same rules as an eBPF program. */
-static int v2_devices(const char *dir, const struct box_spec *spec, struct box_err *err)
-{
-    size_t n = 0;
-    _cleanup_free_ struct box_dev_rule *rules = device_rules(spec, &n);
-    if (!rules)
-        return -ENOMEM;
-    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return box_err_sys(err, errno, "open cgroup `%s`", dir);
-    return box_devfilter_attach(fd, rules, n, err);
-}
-
-static int v1_memory(const char *dir, const struct box_resources *r, struct box_err *err)
-{
-    if (r->mem_limit != BOX_UNSET && write_i64(dir, "memory.limit_in_bytes", r->mem_limit, err) < 0)
-        return box_err_prefix(err, "linux.resources.memory.limit");
-    if (r->mem_swap != BOX_UNSET) {
-        if (!file_exists(dir, "memory.memsw.limit_in_bytes"))
-            return box_err_set(err, EOPNOTSUPP,
-                               "linux.resources.memory.swap: swap accounting is not enabled "
-                               "on this kernel");
-        if (write_i64(dir, "memory.memsw.limit_in_bytes", r->mem_swap, err) < 0)
-            return box_err_prefix(err, "linux.resources.memory.swap");
-    }
-    if (r->mem_reservation != BOX_UNSET &&
-        write_i64(dir, "memory.soft_limit_in_bytes", r->mem_reservation, err) < 0)
-        return box_err_prefix(err, "linux.resources.memory.reservation");
-    if (r->mem_swappiness != BOX_UNSET &&
-        write_i64(dir, "memory.swappiness", r->mem_swappiness, err) < 0)
-        return box_err_prefix(err, "linux.resources.memory.swappiness");
-    if (r->mem_disable_oom_killer && write_at(dir, "memory.oom_control", "1", err) < 0)
-        return box_err_prefix(err, "linux.resources.memory.disableOOMKiller");
-    /* kernel and kernelTCP: deprecated by the runtime-spec and gone from
-     * recent kernels; accepted and not applied, as runc does. */
-    return 0;
-}
-
-static int v1_cpu(const char *dir, const struct box_cgroup_hier *h, const struct box_resources *r,
-                  struct box_err *err)
-{
-    if (has_controller(h, "cpu")) {
-        if (r->cpu_shares != BOX_UNSET && r->cpu_shares != 0 &&
-            write_i64(dir, "cpu.shares", r->cpu_shares, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.shares");
-        if (r->cpu_period != BOX_UNSET && r->cpu_period != 0 &&
-            write_i64(dir, "cpu.cfs_period_us", r->cpu_period, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.period");
-        if (r->cpu_quota != BOX_UNSET && r->cpu_quota != 0 &&
-            write_i64(dir, "cpu.cfs_quota_us", r->cpu_quota, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.quota");
-        if (r->cpu_rt_period != BOX_UNSET && r->cpu_rt_period != 0 &&
-            write_i64(dir, "cpu.rt_period_us", r->cpu_rt_period, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.realtimePeriod");
-        if (r->cpu_rt_runtime != BOX_UNSET && r->cpu_rt_runtime != 0 &&
-            write_i64(dir, "cpu.rt_runtime_us", r->cpu_rt_runtime, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.realtimeRuntime");
-    }
-    if (has_controller(h, "cpuset")) {
-        if (r->cpu_cpus && *r->cpu_cpus && write_at(dir, "cpuset.cpus", r->cpu_cpus, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.cpus");
-        if (r->cpu_mems && *r->cpu_mems && write_at(dir, "cpuset.mems", r->cpu_mems, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.mems");
-    }
-    return 0;
-}
-
-static int v1_blkio(const char *dir, const struct box_resources *r, struct box_err *err)
-{
-    static const char *const files[BOX_THROTTLES] = {
-        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
-        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
-    if (r->blkio_weight != BOX_UNSET) {
-        const char *wf = file_exists(dir, "blkio.weight")       ? "blkio.weight"
-                         : file_exists(dir, "blkio.bfq.weight") ? "blkio.bfq.weight"
-                                                                : NULL;
-        if (!wf)
-            return box_err_set(err, EOPNOTSUPP,
-                               "linux.resources.blockIO.weight: this kernel's I/O scheduler "
-                               "has no blkio weight");
-        if (write_i64(dir, wf, r->blkio_weight, err) < 0)
-            return box_err_prefix(err, "linux.resources.blockIO.weight");
-    }
-    for (int t = 0; t < BOX_THROTTLES; t++)
-        for (size_t i = 0; i < r->n_throttle[t]; i++) {
-            char v[64];
-            const struct box_blkio_dev *d = &r->throttle[t][i];
-            snprintf(v, sizeof(v), "%lld:%lld %llu", (long long)d->major, (long long)d->minor,
-                     (unsigned long long)d->value);
-            if (write_at(dir, files[t], v, err) < 0)
-                return box_err_prefix(err, "linux.resources.blockIO");
-        }
-    return 0;
-}
-
-static int v2_io(const char *dir, const struct box_resources *r, struct box_err *err)
-{
-    static const char *const keys[BOX_THROTTLES] = {"rbps", "wbps", "riops", "wiops"};
-    if (r->blkio_weight != BOX_UNSET) {
-        /* blkio's [10, 1000] onto io.weight's [1, 10000], as runc does */
-        char v[32];
-        snprintf(v, sizeof(v), "default %lld",
-                 (long long)(1 + (r->blkio_weight - 10) * 9999 / 990));
-        if (!file_exists(dir, "io.weight") && !file_exists(dir, "io.bfq.weight"))
-            return box_err_set(err, EOPNOTSUPP,
-                               "linux.resources.blockIO.weight: no io weight in this cgroup");
-        if (write_at(dir, file_exists(dir, "io.bfq.weight") ? "io.bfq.weight" : "io.weight", v,
-                     err) < 0)
-            return box_err_prefix(err, "linux.resources.blockIO.weight");
-    }
-    for (int t = 0; t < BOX_THROTTLES; t++)
-        for (size_t i = 0; i < r->n_throttle[t]; i++) {
-            char v[96];
-            const struct box_blkio_dev *d = &r->throttle[t][i];
-            snprintf(v, sizeof(v), "%lld:%lld %s=%llu", (long long)d->major, (long long)d->minor,
-                     keys[t], (unsigned long long)d->value);
-            if (write_at(dir, "io.max", v, err) < 0)
-                return box_err_prefix(err, "linux.resources.blockIO");
-        }
-    return 0;
-}
-
-static int v1_apply(const char *dir, const struct box_cgroup_hier *h, const struct box_spec *spec,
-                    bool devices, struct box_err *err)
-{
-    const struct box_resources *r = &spec->resources;
-    if (has_controller(h, "memory") && v1_memory(dir, r, err) < 0)
-        return -err->code;
-    if ((has_controller(h, "cpu") || has_controller(h, "cpuset")) && v1_cpu(dir, h, r, err) < 0)
-        return -err->code;
-    if (has_controller(h, "pids") && r->pids_limit != BOX_UNSET) {
-        int rr = r->pids_limit > 0 ? write_i64(dir, "pids.max", r->pids_limit, err)
-                                   : write_at(dir, "pids.max", "max", err);
-        if (rr < 0)
-            return box_err_prefix(err, "linux.resources.pids.limit");
-    }
-    if (has_controller(h, "blkio") && v1_blkio(dir, r, err) < 0)
-        return -err->code;
-    if (devices && has_controller(h, "devices") && v1_devices(dir, spec, err) < 0)
-        return -err->code;
-    return 0;
-}
-
-static int v2_apply(const char *dir, const struct box_spec *spec, struct box_err *err)
-{
-    const struct box_resources *r = &spec->resources;
-    char s[64];
-    if (r->mem_limit != BOX_UNSET) {
-        if (r->mem_limit > 0)
-            snprintf(s, sizeof(s), "%lld", (long long)r->mem_limit);
-        else
-            snprintf(s, sizeof(s), "max");
-        if (write_at(dir, "memory.max", s, err) < 0)
-            return box_err_prefix(err, "linux.resources.memory.limit");
-    }
-    if (r->mem_swap != BOX_UNSET) {
-        /* runtime-spec swap is memory+swap; cgroup2 limits swap alone. */
-        if (r->mem_swap > 0 && r->mem_limit > 0 && r->mem_swap < r->mem_limit)
-            return box_err_set(err, EINVAL,
-                               "linux.resources.memory.swap: %lld is below the memory limit",
-                               (long long)r->mem_swap);
-        if (r->mem_swap > 0 && r->mem_limit > 0)
-            snprintf(s, sizeof(s), "%lld", (long long)(r->mem_swap - r->mem_limit));
-        else
-            snprintf(s, sizeof(s), "max");
-        if (write_at(dir, "memory.swap.max", s, err) < 0)
-            return box_err_prefix(err, "linux.resources.memory.swap");
-    }
-    if (r->mem_reservation != BOX_UNSET && r->mem_reservation > 0 &&
-        write_i64(dir, "memory.low", r->mem_reservation, err) < 0)
-        return box_err_prefix(err, "linux.resources.memory.reservation");
-    if (r->cpu_shares != BOX_UNSET && r->cpu_shares > 0 &&
-        write_i64(dir, "cpu.weight", (int64_t)box_cgroup_shares_to_weight((uint64_t)r->cpu_shares),
-                  err) < 0)
-        return box_err_prefix(err, "linux.resources.cpu.shares");
-    if ((r->cpu_quota != BOX_UNSET && r->cpu_quota != 0) ||
-        (r->cpu_period != BOX_UNSET && r->cpu_period != 0)) {
-        int64_t period = r->cpu_period > 0 ? r->cpu_period : 100000;
-        if (r->cpu_quota > 0)
-            snprintf(s, sizeof(s), "%lld %lld", (long long)r->cpu_quota, (long long)period);
-        else
-            snprintf(s, sizeof(s), "max %lld", (long long)period);
-        if (write_at(dir, "cpu.max", s, err) < 0)
-            return box_err_prefix(err, "linux.resources.cpu.quota");
-    }
-    if (r->cpu_cpus && *r->cpu_cpus && write_at(dir, "cpuset.cpus", r->cpu_cpus, err) < 0)
-        return box_err_prefix(err, "linux.resources.cpu.cpus");
-    if (r->cpu_mems && *r->cpu_mems && write_at(dir, "cpuset.mems", r->cpu_mems, err) < 0)
-        return box_err_prefix(err, "linux.resources.cpu.mems");
-    if (r->pids_limit != BOX_UNSET) {
-        int rr = r->pids_limit > 0 ? write_i64(dir, "pids.max", r->pids_limit, err)
-                                   : write_at(dir, "pids.max", "max", err);
-        if (rr < 0)
-            return box_err_prefix(err, "linux.resources.pids.limit");
-    }
-    if (v2_io(dir, r, err) < 0)
-        return -err->code;
-    for (size_t i = 0; i < r->n_unified; i++)
-        if (write_at(dir, r->unified[i].key, r->unified[i].value, err) < 0)
-            return box_err_prefix(err, "linux.resources.unified.%s", r->unified[i].key);
-    return 0;
-}
-
 /* Copies cpuset.cpus/mems from the parent so a new v1 cpuset can hold tasks. */
 static void v1_cpuset_init(const char *dir)
 {
@@ -541,7 +210,7 @@ static void v1_cpuset_init(const char *dir)
         val = NULL;
         snprintf(path, sizeof(path), "%s/%s", parent, files[i]);
         if (box_read_file(AT_FDCWD, path, 4096, &val, NULL, NULL) == 0) {
-            write_at(dir, files[i], val, NULL);
+            box_cgroup_write(dir, files[i], val, NULL);
             free(val);
             val = NULL;
         }
@@ -588,10 +257,10 @@ static int v2_enable_controllers(const struct box_cgroup_hier *h, const char *di
     /* walk: mount, mount/a, mount/a/b ... up to the parent of dir */
     for (char *p = path + mlen; (p = strchr(p + 1, '/'));) {
         *p = '\0';
-        write_at(path, "cgroup.subtree_control", want, NULL);
+        box_cgroup_write(path, "cgroup.subtree_control", want, NULL);
         *p = '/';
     }
-    write_at(h->mount, "cgroup.subtree_control", want, NULL);
+    box_cgroup_write(h->mount, "cgroup.subtree_control", want, NULL);
     (void)err;
     return 0;
 }
@@ -638,15 +307,17 @@ int box_cgroup_create(struct box_cgroups *cg, const struct box_spec *spec,
             if (cg->layout == BOX_CGROUP_V2) {
                 v2_enable_controllers(h, dir, err);
                 if (spec)
-                    r = v2_apply(dir, spec, err);
-                if (spec && r == 0)
-                    r = v2_devices(dir, spec, err);
+                    r = box_cgroup_apply_v2(dir, spec, true, err);
+            } else if (spec && spec->resources.n_hugetlb) {
+                /* Hybrid: the cgroup2 mount may hold hugetlb alone. */
+                v2_enable_controllers(h, dir, err);
+                r = box_cgroup_apply_hugetlb(dir, true, &spec->resources, err);
             }
         } else {
-            if (has_controller(h, "cpuset"))
+            if (box_cgroup_has_controller(h, "cpuset"))
                 v1_cpuset_init_path(h->mount, dir);
             if (spec)
-                r = v1_apply(dir, h, spec, true, err);
+                r = box_cgroup_apply_v1(dir, h, spec, true, err);
         }
         if (r < 0) {
             box_err_prefix(err, "cgroup `%s`", dir);
@@ -682,7 +353,7 @@ int box_cgroup_attach(struct box_cgroups *cg, pid_t pid, bool skip_v2, struct bo
             continue;
         if (hier_dir(cg, &cg->h[i], dir, sizeof(dir)) < 0)
             continue;
-        if (write_at(dir, "cgroup.procs", s, err) < 0)
+        if (box_cgroup_write(dir, "cgroup.procs", s, err) < 0)
             return box_err_prefix(err, "join cgroup");
     }
     return 0;
@@ -697,7 +368,7 @@ int box_cgroup_join_self(const struct box_cgroups *cg, bool skip_v2, struct box_
         /* "0" in a v1 `tasks` file moves only the calling thread, which the
          * kernel does without the global threadgroup lock and its RCU grace
          * period (milliseconds on every container start). */
-        if (write_at(dir, cg->h[i].v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
+        if (box_cgroup_write(dir, cg->h[i].v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
             return box_err_prefix(err, "join cgroup");
     }
     return 0;
@@ -740,7 +411,8 @@ static const struct box_cgroup_hier *tracking_hier(const struct box_cgroups *cg)
         if (cg->h[i].v2)
             return &cg->h[i];
     for (size_t i = 0; i < cg->n; i++)
-        if (has_controller(&cg->h[i], "pids") || has_controller(&cg->h[i], "freezer"))
+        if (box_cgroup_has_controller(&cg->h[i], "pids") ||
+            box_cgroup_has_controller(&cg->h[i], "freezer"))
             return &cg->h[i];
     return cg->n ? &cg->h[0] : NULL;
 }
@@ -828,9 +500,9 @@ int box_cgroup_freeze(struct box_cgroups *cg, bool frozen, struct box_err *err)
         if (hier_dir(cg, h, dir, sizeof(dir)) < 0)
             continue;
         if (cg->layout == BOX_CGROUP_V2 && h->v2)
-            return write_at(dir, "cgroup.freeze", frozen ? "1" : "0", err);
-        if (!h->v2 && has_controller(h, "freezer"))
-            return write_at(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+            return box_cgroup_write(dir, "cgroup.freeze", frozen ? "1" : "0", err);
+        if (!h->v2 && box_cgroup_has_controller(h, "freezer"))
+            return box_cgroup_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
     }
     return box_err_set(err, EOPNOTSUPP, "no freezer: neither a v1 freezer hierarchy nor cgroup2");
 }
@@ -855,9 +527,11 @@ int box_cgroup_update(struct box_cgroups *cg, const struct box_spec *spec, bool 
             continue;
         int r = 0;
         if (h->v2 && cg->layout == BOX_CGROUP_V2)
-            r = v2_apply(dir, spec, err);
+            r = box_cgroup_apply_v2(dir, spec, devices, err);
+        else if (h->v2 && spec->resources.n_hugetlb)
+            r = box_cgroup_apply_hugetlb(dir, true, &spec->resources, err);
         else if (!h->v2)
-            r = v1_apply(dir, h, spec, devices, err);
+            r = box_cgroup_apply_v1(dir, h, spec, devices, err);
         if (r < 0)
             return box_err_prefix(err, "cgroup `%s`", dir);
     }

@@ -95,6 +95,18 @@ int box_devfilter_attach(int cgroupfd, const struct box_dev_rule *rules, size_t 
     free(insns);
     if (prog < 0)
         return box_err_sys(err, e, "linux.resources.devices: load the cgroup2 device program");
+    /* An update replaces the programs attached before: the new one goes on
+     * first, so that in between both apply (the stricter of the two), then
+     * the old ones come off. */
+    uint32_t old[8] = {0};
+    union bpf_attr query;
+    memset(&query, 0, sizeof(query));
+    query.query.target_fd = (uint32_t)cgroupfd;
+    query.query.attach_type = BPF_CGROUP_DEVICE;
+    query.query.prog_ids = (uint64_t)(uintptr_t)old;
+    query.query.prog_cnt = BOX_ARRAY_SIZE(old);
+    if (syscall(SYS_bpf, BPF_PROG_QUERY, &query, sizeof(query)) < 0)
+        query.query.prog_cnt = 0;
     union bpf_attr attach = {.target_fd = (uint32_t)cgroupfd,
                              .attach_bpf_fd = (uint32_t)prog,
                              .attach_type = BPF_CGROUP_DEVICE,
@@ -104,5 +116,19 @@ int box_devfilter_attach(int cgroupfd, const struct box_dev_rule *rules, size_t 
     close(prog); /* the attachment holds the program from now on */
     if (r < 0)
         return box_err_sys(err, e, "linux.resources.devices: attach the device program");
+    for (uint32_t i = 0; i < query.query.prog_cnt && i < BOX_ARRAY_SIZE(old); i++) {
+        union bpf_attr get = {.prog_id = old[i]};
+        int fd = (int)syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &get, sizeof(get));
+        if (fd < 0)
+            return box_err_sys(err, errno, "linux.resources.devices: find the old device program");
+        union bpf_attr detach = {.target_fd = (uint32_t)cgroupfd,
+                                 .attach_bpf_fd = (uint32_t)fd,
+                                 .attach_type = BPF_CGROUP_DEVICE};
+        r = (int)syscall(SYS_bpf, BPF_PROG_DETACH, &detach, sizeof(detach));
+        e = errno;
+        close(fd);
+        if (r < 0)
+            return box_err_sys(err, e, "linux.resources.devices: detach the old device program");
+    }
     return 0;
 }

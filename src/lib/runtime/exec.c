@@ -149,6 +149,7 @@ static int build_process(struct exec_ctx *c, const struct box_opened *op, struct
         json_object_set(l, "namespaces", json_object_get(lx, "namespaces"));
         /* The container's filter holds for every process in it (runc too). */
         json_object_set(l, "seccomp", json_object_get(lx, "seccomp"));
+        json_object_set(l, "personality", json_object_get(lx, "personality"));
         json_object_set_new(doc, "linux", l);
     }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -248,6 +249,8 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
      * credentials may drop (see init.c). */
     if (c->spec.seccomp && !p->no_new_privileges)
         exec_seccomp(sync, &c->bpf, &err);
+    if (box_process_sched(&c->spec, &err) < 0)
+        child_fail(sync, &err);
     bool userns = (c->ns_flags & CLONE_NEWUSER) != 0;
     if (box_process_credentials(p, box_cap_last_cap(), !userns || p->n_additional_gids, &err) < 0)
         child_fail(sync, &err);

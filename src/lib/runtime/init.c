@@ -207,6 +207,17 @@ static int cgroup_ready(void *ctx, struct box_err *err)
     return 0;
 }
 
+static int write_time_offsets(const struct box_spec *s, struct box_err *err)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "monotonic %lld %u\nboottime %lld %u\n",
+             (long long)s->monotonic_secs, s->monotonic_nsecs, (long long)s->boottime_secs,
+             s->boottime_nsecs);
+    if (box_write_string(AT_FDCWD, "/proc/self/timens_offsets", text, err) < 0)
+        return box_err_prefix(err, "linux.timeOffsets");
+    return 0;
+}
+
 /* Everything up to pivot_root. Returns the pty peer when a terminal was
  * asked for, else -1. */
 static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err)
@@ -225,6 +236,10 @@ static int setup(const struct box_init *in, pid_t *host_pid, struct box_err *err
         fail(in, err);
     if (in->new_timens && unshare(CLONE_NEWTIME) < 0)
         fail(in, (box_err_sys(err, errno, "unshare time namespace"), err));
+    /* Only before a process enters the namespace: our children (hooks) and
+     * our own exec would. */
+    if (in->new_timens && s->has_time_offsets && write_time_offsets(s, err) < 0)
+        fail(in, err);
     if (s->hostname && *s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
         fail(in, (box_err_sys(err, errno, "hostname: sethostname"), err));
     if (s->domainname && *s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
@@ -307,6 +322,10 @@ void box_init_main(const struct box_init *in)
      * profile then has to allow what the init does from here on. */
     if (s->seccomp && !p->no_new_privileges)
         load_seccomp(in, &err);
+    /* Real-time policies and I/O classes need capabilities that the
+     * credentials may drop. */
+    if (box_process_sched(s, &err) < 0)
+        fail(in, &err);
     int last_cap = box_cap_last_cap();
     bool userns = box_spec_namespace(s, CLONE_NEWUSER) != NULL;
     if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)

@@ -1,5 +1,6 @@
 #include "lib/runtime/process.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -142,4 +144,42 @@ int box_process_find_program(const struct box_process *p, char *out, size_t len,
     if (first == -ENOENT)
         return box_err_set(err, ENOENT, "exec `%s`: executable file not found in $PATH", prog);
     return box_err_sys(err, -first, "exec `%s`", prog);
+}
+
+/* include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER0 */
+struct sched_attr_v0 {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+int box_process_sched(const struct box_spec *spec, struct box_err *err)
+{
+    const struct box_process *p = &spec->process;
+    if (p->has_sched) {
+        struct sched_attr_v0 a = {.size = sizeof(a),
+                                  .sched_policy = p->sched.policy,
+                                  .sched_flags = p->sched.flags,
+                                  .sched_nice = p->sched.nice,
+                                  .sched_priority = p->sched.priority,
+                                  .sched_runtime = p->sched.runtime,
+                                  .sched_deadline = p->sched.deadline,
+                                  .sched_period = p->sched.period};
+        if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) {
+            int e = errno;
+            bool rt = a.sched_policy == 1 || a.sched_policy == 2;
+            return box_err_sys(err, e, "process.scheduler: sched_setattr%s",
+                               e == EPERM && rt ? " (where the kernel schedules real-time "
+                                                  "tasks by cgroup, set "
+                                                  "linux.resources.cpu.realtimeRuntime)"
+                                                : "");
+        }
+    }
+    if (p->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
+        return box_err_sys(err, errno, "process.ioPriority: ioprio_set");
+    if (spec->has_personality && personality(spec->personality) < 0)
+        return box_err_sys(err, errno, "linux.personality");
+    return 0;
 }

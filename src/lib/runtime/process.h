@@ -18,6 +18,9 @@ int box_process_credentials(const struct box_process *p, int last_cap, bool set_
  * regular file; fills out (PATH_MAX). */
 int box_process_find_program(const struct box_process *p, char *out, size_t len,
                              struct box_err *err);
+/* process.scheduler, process.ioPriority and linux.personality, before the
+ * credentials drop the capabilities they may need. */
+int box_process_sched(const struct box_spec *spec, struct box_err *err);
 /* /proc/sys/kernel/cap_last_cap, or BOX_CAP_LAST. */
 int box_cap_last_cap(void);
 

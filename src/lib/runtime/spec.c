@@ -492,7 +492,7 @@ static int parse_process(json_t *doc, struct box_spec *spec, struct box_err *err
         p->has_oom_score_adj = true;
         p->oom_score_adj = (int)oom;
     }
-    return 0;
+    return box_spec_parse_sched(proc, p, err);
 }
 
 int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct box_err *err)
@@ -591,6 +591,10 @@ int box_spec_validate(const struct box_spec *spec, struct box_err *err)
         return box_err_set(err, EINVAL, "hostname: setting it needs a new uts namespace");
     if (spec->domainname && *spec->domainname && !ns_new(spec, CLONE_NEWUTS))
         return box_err_set(err, EINVAL, "domainname: setting it needs a new uts namespace");
+    if (spec->has_time_offsets && !ns_new(spec, CLONE_NEWTIME))
+        return box_err_set(err, EINVAL,
+                           "linux.timeOffsets: offsets need a new time namespace "
+                           "(a `time` entry without a path in linux.namespaces)");
     if (spec->hostname && strlen(spec->hostname) > 64)
         return box_err_set(err, EINVAL, "hostname: longer than 64 characters");
     if (spec->domainname && strlen(spec->domainname) > 64)
@@ -691,6 +695,8 @@ void box_spec_free(struct box_spec *spec)
     free(r->unified);
     for (int t = 0; t < BOX_THROTTLES; t++)
         free(r->throttle[t]);
+    free(r->weight_dev);
+    free(r->hugetlb);
     box_strv_free(spec->masked_paths);
     box_strv_free(spec->readonly_paths);
     for (size_t i = 0; i < spec->n_sysctl; i++) {

@@ -44,6 +44,14 @@ struct box_caps {
     uint64_t bounding, effective, inheritable, permitted, ambient;
 };
 
+/* process.scheduler: sched_setattr(2)'s fields. */
+struct box_sched {
+    uint32_t policy;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t flags, runtime, deadline, period;
+};
+
 struct box_process {
     bool terminal;
     unsigned console_height, console_width;
@@ -65,6 +73,10 @@ struct box_process {
     bool no_new_privileges;
     bool has_oom_score_adj;
     int oom_score_adj;
+    bool has_sched;
+    struct box_sched sched;
+    bool has_ioprio;
+    int ioprio; /* IOPRIO_PRIO_VALUE(class, level) */
 };
 
 struct box_mount {
@@ -116,6 +128,13 @@ struct box_kv {
 struct box_blkio_dev {
     int64_t major, minor;
     uint64_t value;
+    uint64_t leaf; /* weightDevice only: leafWeight, 0 = unset */
+};
+
+/* linux.resources.hugepageLimits[] */
+struct box_hugetlb {
+    char page_size[16]; /* "2MB", "1GB": as in the cgroup file names */
+    uint64_t limit;
 };
 
 enum box_blkio_throttle {
@@ -136,7 +155,11 @@ struct box_resources {
     size_t n_dev_rules;
     struct box_kv *unified;
     size_t n_unified;
-    int64_t blkio_weight;
+    int64_t blkio_weight, blkio_leaf_weight;
+    struct box_blkio_dev *weight_dev;
+    size_t n_weight_dev;
+    struct box_hugetlb *hugetlb;
+    size_t n_hugetlb;
     struct box_blkio_dev *throttle[BOX_THROTTLES];
     size_t n_throttle[BOX_THROTTLES];
 };
@@ -172,6 +195,11 @@ struct box_spec {
     size_t n_sysctl;
     char *mount_label;
     struct box_seccomp *seccomp; /* linux.seccomp; NULL without one */
+    bool has_personality;
+    unsigned long personality; /* linux.personality: PER_LINUX or PER_LINUX32 */
+    bool has_time_offsets;     /* linux.timeOffsets, for a new time namespace */
+    int64_t monotonic_secs, boottime_secs;
+    uint32_t monotonic_nsecs, boottime_nsecs;
 };
 
 /* Parses a config.json text. Does not validate cross-field rules. */
@@ -196,6 +224,9 @@ const char *box_cap_name(int cap);
 int box_mount_parse_propagation(const char *s, unsigned long *out);
 /* The `linux` section of a config document (spec_linux.c). */
 int box_spec_parse_linux(json_t *doc, struct box_spec *spec, struct box_err *err);
+
+/* process.scheduler and process.ioPriority (spec_sched.c). */
+int box_spec_parse_sched(json_t *proc, struct box_process *p, struct box_err *err);
 
 /* Mount option parsing, shared by config.json mounts and CDI mounts. */
 int box_mount_parse_options(struct box_mount *m, json_t *options, const char *where,

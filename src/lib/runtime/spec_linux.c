@@ -168,6 +168,88 @@ static const char *const throttle_keys[BOX_THROTTLES] = {
     "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
     "throttleWriteIOPSDevice"};
 
+/* The major and minor of a blockIO device entry at `path`. */
+static int parse_blkio_dev(json_t *d, const char *path, struct box_blkio_dev *bd,
+                           struct box_err *err)
+{
+    if (!json_is_object(d))
+        return box_err_set(err, EINVAL, "%s: must be an object", path);
+    bd->major = bd->minor = -1;
+    TRY(box_json_int(d, "major", path, 0, 4095, &bd->major, err));
+    TRY(box_json_int(d, "minor", path, 0, 1048575, &bd->minor, err));
+    if (bd->major < 0 || bd->minor < 0)
+        return box_err_set(err, EINVAL, "%s: major and minor are required", path);
+    return 0;
+}
+
+static int parse_weight_devices(json_t *bio, struct box_resources *r, struct box_err *err)
+{
+    json_t *arr = NULL;
+    TRY(box_json_array(bio, "weightDevice", "linux.resources.blockIO", 256, &arr, err));
+    if (!json_array_size(arr))
+        return 0;
+    r->weight_dev = calloc(json_array_size(arr), sizeof(*r->weight_dev));
+    if (!r->weight_dev)
+        return -ENOMEM;
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d)
+    {
+        char path[64];
+        snprintf(path, sizeof(path), "linux.resources.blockIO.weightDevice[%zu]", i);
+        struct box_blkio_dev *bd = &r->weight_dev[r->n_weight_dev++];
+        TRY(parse_blkio_dev(d, path, bd, err));
+        int64_t w = 0, leaf = 0;
+        TRY(box_json_int(d, "weight", path, 0, 1000, &w, err));
+        TRY(box_json_int(d, "leafWeight", path, 0, 1000, &leaf, err));
+        if ((w > 0 && w < 10) || (leaf > 0 && leaf < 10))
+            return box_err_set(err, ERANGE, "%s: weights are in [10, 1000]", path);
+        if (w == 0 && leaf == 0)
+            return box_err_set(err, EINVAL, "%s: weight or leafWeight is required", path);
+        bd->value = (uint64_t)w;
+        bd->leaf = (uint64_t)leaf;
+    }
+    return 0;
+}
+
+/* "2MB", "1GB", "64KB": a number and a binary unit, as the hugetlb
+ * controller names its files. */
+static int parse_hugetlb(json_t *res, struct box_resources *r, struct box_err *err)
+{
+    json_t *arr = NULL;
+    TRY(box_json_array(res, "hugepageLimits", "linux.resources", 16, &arr, err));
+    if (!json_array_size(arr))
+        return 0;
+    r->hugetlb = calloc(json_array_size(arr), sizeof(*r->hugetlb));
+    if (!r->hugetlb)
+        return -ENOMEM;
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        char path[64];
+        snprintf(path, sizeof(path), "linux.resources.hugepageLimits[%zu]", i);
+        if (!json_is_object(h))
+            return box_err_set(err, EINVAL, "%s: must be an object", path);
+        struct box_hugetlb *hl = &r->hugetlb[r->n_hugetlb++];
+        _cleanup_free_ char *size = NULL;
+        TRY(box_json_string(h, "pageSize", path, &size, err));
+        size_t digits = size ? strspn(size, "0123456789") : 0;
+        if (!size || digits == 0 || digits > 8 || size[0] == '0' ||
+            (strcmp(size + digits, "KB") && strcmp(size + digits, "MB") &&
+             strcmp(size + digits, "GB")))
+            return box_err_set(err, EINVAL, "%s.pageSize: `%s` is not a size like 2MB or 1GB", path,
+                               size ? size : "");
+        for (size_t j = 0; j + 1 < r->n_hugetlb; j++)
+            if (strcmp(r->hugetlb[j].page_size, size) == 0)
+                return box_err_set(err, EINVAL, "%s.pageSize: `%s` is listed twice", path, size);
+        snprintf(hl->page_size, sizeof(hl->page_size), "%s", size);
+        if (TRY_INT(box_json_uint64(h, "limit", path, &hl->limit, err)) == 0)
+            return box_err_set(err, EINVAL, "%s.limit: required", path);
+    }
+    return 0;
+}
+
 static int parse_blkio(json_t *res, struct box_resources *r, struct box_err *err)
 {
     json_t *bio = NULL;
@@ -184,9 +266,9 @@ static int parse_blkio(json_t *res, struct box_resources *r, struct box_err *err
                            (long long)w);
     if (w > 0)
         r->blkio_weight = w;
-    json_t *wd = json_object_get(bio, "weightDevice");
-    if (leaf > 0 || (wd && !(json_is_array(wd) && json_array_size(wd) == 0)))
-        return box_err_set(err, EOPNOTSUPP, "%s: per-device and leaf weights are not supported", p);
+    if (leaf > 0)
+        r->blkio_leaf_weight = leaf;
+    TRY(parse_weight_devices(bio, r, err));
     for (int t = 0; t < BOX_THROTTLES; t++) {
         json_t *arr = NULL;
         TRY(box_json_array(bio, throttle_keys[t], p, 256, &arr, err));
@@ -201,15 +283,10 @@ static int parse_blkio(json_t *res, struct box_resources *r, struct box_err *err
         {
             char path[96];
             snprintf(path, sizeof(path), "%s.%s[%zu]", p, throttle_keys[t], i);
-            if (!json_is_object(d))
-                return box_err_set(err, EINVAL, "%s: must be an object", path);
             struct box_blkio_dev *bd = &r->throttle[t][r->n_throttle[t]++];
-            bd->major = bd->minor = -1;
-            TRY(box_json_int(d, "major", path, 0, 4095, &bd->major, err));
-            TRY(box_json_int(d, "minor", path, 0, 1048575, &bd->minor, err));
-            if (bd->major < 0 || bd->minor < 0 ||
-                TRY_INT(box_json_uint64(d, "rate", path, &bd->value, err)) == 0)
-                return box_err_set(err, EINVAL, "%s: major, minor and rate are required", path);
+            TRY(parse_blkio_dev(d, path, bd, err));
+            if (TRY_INT(box_json_uint64(d, "rate", path, &bd->value, err)) == 0)
+                return box_err_set(err, EINVAL, "%s.rate: required", path);
         }
     }
     return 0;
@@ -223,6 +300,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
     r->mem_limit = r->mem_reservation = r->mem_swap = r->mem_kernel = r->mem_kernel_tcp = BOX_UNSET;
     r->mem_swappiness = r->cpu_shares = r->cpu_quota = r->cpu_period = BOX_UNSET;
     r->cpu_rt_runtime = r->cpu_rt_period = r->pids_limit = r->blkio_weight = BOX_UNSET;
+    r->blkio_leaf_weight = BOX_UNSET;
     if (!res)
         return 0;
     spec->has_resources = true;
@@ -255,6 +333,7 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
                          &r->pids_limit, err));
     TRY(parse_dev_rules(res, r, err));
     TRY(parse_blkio(res, r, err));
+    TRY(parse_hugetlb(res, r, err));
     TRY(box_json_object(res, "unified", "linux.resources", &unified, err));
     if (unified) {
         r->unified = calloc(json_object_size(unified) + 1, sizeof(*r->unified));
@@ -274,6 +353,73 @@ static int parse_resources(json_t *lx, struct box_spec *spec, struct box_err *er
                 return -ENOMEM;
         }
     }
+    return 0;
+}
+
+/* linux.personality: the execution domain (personality(2)). No flag is
+ * defined by the runtime-spec yet, so any is refused rather than ignored. */
+static int parse_personality(json_t *lx, struct box_spec *spec, struct box_err *err)
+{
+    json_t *pers = NULL;
+    TRY(box_json_object(lx, "personality", "linux", &pers, err));
+    if (!pers)
+        return 0;
+    _cleanup_free_ char *domain = NULL;
+    TRY(box_json_string(pers, "domain", "linux.personality", &domain, err));
+    if (!domain)
+        return box_err_set(err, EINVAL, "linux.personality.domain: required");
+    if (strcmp(domain, "LINUX") == 0)
+        spec->personality = 0x0000; /* PER_LINUX */
+    else if (strcmp(domain, "LINUX32") == 0)
+        spec->personality = 0x0008; /* PER_LINUX32 */
+    else
+        return box_err_set(err, EINVAL, "linux.personality.domain: `%s` is not LINUX or LINUX32",
+                           domain);
+    json_t *flags = NULL;
+    TRY(box_json_array(pers, "flags", "linux.personality", 16, &flags, err));
+    if (json_array_size(flags))
+        return box_err_set(err, EINVAL, "linux.personality.flags: no flag is supported");
+    spec->has_personality = true;
+    return 0;
+}
+
+static int parse_offset(json_t *offs, const char *clock, int64_t *secs, uint32_t *nsecs,
+                        struct box_err *err)
+{
+    json_t *o = NULL;
+    char p[48];
+    snprintf(p, sizeof(p), "linux.timeOffsets.%s", clock);
+    TRY(box_json_object(offs, clock, "linux.timeOffsets", &o, err));
+    if (!o)
+        return 0;
+    int64_t ns = 0;
+    TRY(box_json_int(o, "secs", p, INT64_MIN / 2, INT64_MAX / 2, secs, err));
+    TRY(box_json_int(o, "nanosecs", p, 0, 999999999, &ns, err));
+    *nsecs = (uint32_t)ns;
+    return 0;
+}
+
+/* linux.timeOffsets: written to the new time namespace by the init before
+ * anything runs in it (time_namespaces(7)). */
+static int parse_time_offsets(json_t *lx, struct box_spec *spec, struct box_err *err)
+{
+    json_t *offs = NULL;
+    TRY(box_json_object(lx, "timeOffsets", "linux", &offs, err));
+    if (!offs)
+        return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(offs, k, v)
+    {
+        if (strcmp(k, "monotonic") && strcmp(k, "boottime"))
+            return box_err_set(err, EINVAL,
+                               "linux.timeOffsets.%s: only monotonic and boottime clocks have "
+                               "offsets",
+                               k);
+    }
+    TRY(parse_offset(offs, "monotonic", &spec->monotonic_secs, &spec->monotonic_nsecs, err));
+    TRY(parse_offset(offs, "boottime", &spec->boottime_secs, &spec->boottime_nsecs, err));
+    spec->has_time_offsets = json_object_size(offs) > 0;
     return 0;
 }
 
@@ -327,7 +473,11 @@ int box_spec_parse_linux(json_t *doc, struct box_spec *spec, struct box_err *err
     TRY(box_json_object(lx, "seccomp", "linux", &seccomp, err));
     if (seccomp)
         TRY(box_seccomp_parse(seccomp, &spec->seccomp, err));
-    if (json_object_get(lx, "timeOffsets"))
-        return box_err_set(err, EOPNOTSUPP, "linux.timeOffsets: not supported yet");
+    TRY(parse_personality(lx, spec, err));
+    TRY(parse_time_offsets(lx, spec, err));
+    if (json_object_get(lx, "intelRdt") && !json_is_null(json_object_get(lx, "intelRdt")))
+        return box_err_set(err, EOPNOTSUPP,
+                           "linux.intelRdt: box does not manage resctrl groups (Intel RDT); "
+                           "leave it out of the config");
     return 0;
 }

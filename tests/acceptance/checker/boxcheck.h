@@ -35,6 +35,9 @@ int cmd_fds(int argc, char **argv);
 
 /* boxcheck_probes.c */
 int cmd_write(int argc, char **argv);
+int cmd_sched(int argc, char **argv);
+int cmd_alloc(int argc, char **argv);
+int cmd_hugemap(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

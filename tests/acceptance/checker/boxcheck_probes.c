@@ -12,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -398,5 +403,87 @@ int cmd_tty(int argc, char **argv)
     if (fd >= 0) {
         close(fd);
     }
+    return 0;
+}
+
+/* What the scheduler, the I/O scheduler and the clocks say about this
+ * process: sched.policy/priority/nice/flags, ioprio.class/level,
+ * personality, clock.monotonic/boottime (seconds). */
+int cmd_sched(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct {
+        uint32_t size, policy;
+        uint64_t flags;
+        int32_t nice;
+        uint32_t priority;
+        uint64_t runtime, deadline, period;
+    } a = {0};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) == 0)
+        out("sched.policy=%u\nsched.priority=%u\nsched.nice=%d\nsched.flags=%llu\n"
+            "sched.runtime=%llu\n",
+            a.policy, a.priority, a.nice, (unsigned long long)a.flags,
+            (unsigned long long)a.runtime);
+    else
+        out("sched=err:%s\n", errname(errno));
+    long io = syscall(SYS_ioprio_get, 1, 0);
+    if (io >= 0)
+        out("ioprio.class=%ld\nioprio.level=%ld\n", io >> 13, io & 0x1fff);
+    out("personality=0x%x\n", (unsigned)personality(0xffffffff));
+    struct timespec mono, boot;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    out("clock.monotonic=%lld\nclock.boottime=%lld\n", (long long)mono.tv_sec,
+        (long long)boot.tv_sec);
+    return 0;
+}
+
+/* alloc MIB: touches MIB mebibytes of anonymous memory, one page at a time,
+ * printing alloc.progress=N every 8 MiB so that the test sees how far it got
+ * before the OOM killer stopped it; alloc=ok at the end. */
+int cmd_alloc(int argc, char **argv)
+{
+    long mib;
+    (void)argc;
+    if (parse_long(argv[0], 1, 65536, &mib) < 0) {
+        dprintf(STDERR_FILENO, "boxcheck: alloc: MIB must be 1..65536\n");
+        return 2;
+    }
+    for (long i = 0; i < mib; i++) {
+        char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            out("alloc=err:%s\n", errname(errno));
+            return 1;
+        }
+        for (long off = 0; off < (1 << 20); off += 4096)
+            p[off] = 1;
+        if (i % 8 == 7)
+            out("alloc.progress=%ld\n", i + 1);
+    }
+    out("alloc=ok\n");
+    return 0;
+}
+
+/* hugemap N: maps N huge pages of the default size and touches them:
+ * hugemap=ok, or hugemap=err:ENAME when the mapping is refused. */
+int cmd_hugemap(int argc, char **argv)
+{
+    long n;
+    (void)argc;
+    if (parse_long(argv[0], 1, 64, &n) < 0) {
+        dprintf(STDERR_FILENO, "boxcheck: hugemap: N must be 1..64\n");
+        return 2;
+    }
+    size_t len = (size_t)n * (2u << 20);
+    char *p =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    if (p == MAP_FAILED) {
+        out("hugemap=err:%s\n", errname(errno));
+        return 0;
+    }
+    for (size_t off = 0; off < len; off += 2u << 20)
+        p[off] = 1;
+    out("hugemap=ok\n");
     return 0;
 }
