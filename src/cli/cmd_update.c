@@ -17,9 +17,31 @@ static const char update_usage[] =
     "usage: box update [options] ID\n"
     "  -r, --resources FILE|-  a LinuxResources JSON object (- for stdin)\n"
     "      --memory N, --memory-reservation N, --memory-swap N   bytes\n"
+    "      --kernel-memory N, --kernel-memory-tcp N              bytes (deprecated)\n"
     "      --cpu-shares N, --cpu-quota N, --cpu-period N\n"
+    "      --cpu-rt-runtime N, --cpu-rt-period N                 microseconds\n"
     "      --cpuset-cpus LIST, --cpuset-mems LIST\n"
+    "      --blkio-weight N        10 to 1000\n"
     "      --pids-limit N\n";
+
+/* runc's numeric flags and where each goes in LinuxResources. */
+static const struct {
+    const char *flag, *section, *key;
+} number_flags[] = {
+    {"memory", "memory", "limit"},
+    {"memory-reservation", "memory", "reservation"},
+    {"memory-swap", "memory", "swap"},
+    {"kernel-memory", "memory", "kernel"},
+    {"kernel-memory-tcp", "memory", "kernelTCP"},
+    {"cpu-shares", "cpu", "shares"},
+    {"cpu-quota", "cpu", "quota"},
+    {"cpu-period", "cpu", "period"},
+    {"cpu-rt-runtime", "cpu", "realtimeRuntime"},
+    {"cpu-rt-period", "cpu", "realtimePeriod"},
+    {"blkio-weight", "blockIO", "weight"},
+    {"pids-limit", "pids", "limit"},
+};
+#define N_NUMBER_FLAGS (sizeof(number_flags) / sizeof(number_flags[0]))
 
 /* Sets res[section][key] to a number parsed from the flag's argument. */
 static int set_number(struct box_cli *cli, json_t *res, const char *section, const char *key,
@@ -55,62 +77,49 @@ static json_t *read_resources(struct box_cli *cli, const char *path)
 
 int box_cmd_update(struct box_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"resources", required_argument, 0, 'r'},
-        {"memory", required_argument, 0, 'm'},
-        {"memory-reservation", required_argument, 0, 'R'},
-        {"memory-swap", required_argument, 0, 's'},
-        {"cpu-shares", required_argument, 0, 'c'},
-        {"cpu-quota", required_argument, 0, 'q'},
-        {"cpu-period", required_argument, 0, 'p'},
-        {"cpuset-cpus", required_argument, 0, 'C'},
-        {"cpuset-mems", required_argument, 0, 'M'},
-        {"pids-limit", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+    /* val: 0..N_NUMBER_FLAGS-1 for the numbers, then the others. */
+    enum {
+        CPUS = 256,
+        MEMS,
+        RDT
     };
+    struct option opts[N_NUMBER_FLAGS + 8];
+    size_t n = 0;
+    for (; n < N_NUMBER_FLAGS; n++)
+        opts[n] = (struct option){number_flags[n].flag, required_argument, 0, (int)n};
+    opts[n++] = (struct option){"resources", required_argument, 0, 'r'};
+    opts[n++] = (struct option){"cpuset-cpus", required_argument, 0, CPUS};
+    opts[n++] = (struct option){"cpuset-mems", required_argument, 0, MEMS};
+    opts[n++] = (struct option){"l3-cache-schema", required_argument, 0, RDT};
+    opts[n++] = (struct option){"mem-bw-schema", required_argument, 0, RDT};
+    opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    opts[n] = (struct option){0, 0, 0, 0};
     json_t *res = NULL, *flags = json_object();
     int c, r = 0;
     opterr = 0;
     while (r == 0 && (c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
-        const char *name = c == '?' ? NULL : opts[0].name;
-        for (const struct option *o = opts; o->name; o++)
-            if (o->val == c)
-                name = o->name;
+        if (c >= 0 && c < (int)N_NUMBER_FLAGS) {
+            r = set_number(cli, flags, number_flags[c].section, number_flags[c].key,
+                           number_flags[c].flag, optarg);
+            continue;
+        }
         switch (c) {
         case 'r':
             json_decref(res);
             res = read_resources(cli, optarg);
             r = res ? 0 : 1;
             break;
-        case 'm':
-            r = set_number(cli, flags, "memory", "limit", name, optarg);
-            break;
-        case 'R':
-            r = set_number(cli, flags, "memory", "reservation", name, optarg);
-            break;
-        case 's':
-            r = set_number(cli, flags, "memory", "swap", name, optarg);
-            break;
-        case 'c':
-            r = set_number(cli, flags, "cpu", "shares", name, optarg);
-            break;
-        case 'q':
-            r = set_number(cli, flags, "cpu", "quota", name, optarg);
-            break;
-        case 'p':
-            r = set_number(cli, flags, "cpu", "period", name, optarg);
-            break;
-        case 'C':
-        case 'M': {
+        case CPUS:
+        case MEMS: {
             json_t *cpu = json_object_get(flags, "cpu");
             if (!cpu)
                 json_object_set_new(flags, "cpu", cpu = json_object());
-            json_object_set_new(cpu, c == 'C' ? "cpus" : "mems", json_string(optarg));
+            json_object_set_new(cpu, c == CPUS ? "cpus" : "mems", json_string(optarg));
             break;
         }
-        case 'P':
-            r = set_number(cli, flags, "pids", "limit", name, optarg);
+        case RDT:
+            r = box_cli_fail(cli, "update: %s: box does not manage Intel RDT (resctrl) groups",
+                             argv[optind - 1]);
             break;
         case 'h':
             fputs(update_usage, stdout);

@@ -208,3 +208,26 @@ has_controller() {
     assert_status 0
     assert_line_present "alloc=ok"
 }
+
+@test "update: runc's --blkio-weight and --cpu-rt-* flags reach the cgroup files" {
+    local mnt
+    mnt=$(cgroup_mount cpu)
+    [ -n "$mnt" ] && [ -e "$mnt/cpu.rt_runtime_us" ] || skip "no v1 real-time group scheduling"
+    [ "$(cat "$mnt/cpu.rt_runtime_us")" -ge 20000 ] || skip "the root cpu cgroup has no rt budget"
+    set_config '.linux.cgroupsPath = $p' --arg p "/$ID"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    box update --cpu-rt-period 1000000 --cpu-rt-runtime 15000 "$ID"
+    [ "$(cat "$mnt/$ID/cpu.rt_runtime_us")" = 15000 ] || fail "rt runtime not updated"
+    local blkio
+    blkio=$(cgroup_mount blkio)
+    if [ -n "$blkio" ] && [ -e "$blkio/$ID/blkio.bfq.weight" ]; then
+        box update --blkio-weight 321 "$ID"
+        grep -q 321 "$blkio/$ID/blkio.bfq.weight" || fail "blkio weight: $(cat "$blkio/$ID/blkio.bfq.weight")"
+    fi
+    run box update --l3-cache-schema L3:0=f "$ID"
+    assert_failed
+    assert_contains "$output" "RDT"
+    box delete --force "$ID"
+}
