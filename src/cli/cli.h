@@ -38,6 +38,7 @@ int box_cmd_exec(struct box_cli *cli, int argc, char **argv);
 int box_cmd_pause(struct box_cli *cli, int argc, char **argv);
 int box_cmd_resume(struct box_cli *cli, int argc, char **argv);
 int box_cmd_ps(struct box_cli *cli, int argc, char **argv);
+int box_cmd_events(struct box_cli *cli, int argc, char **argv);
 int box_cmd_update(struct box_cli *cli, int argc, char **argv);
 int box_cmd_list(struct box_cli *cli, int argc, char **argv);
 int box_cmd_spec(struct box_cli *cli, int argc, char **argv);

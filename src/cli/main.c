@@ -27,6 +27,7 @@ static const char usage[] =
     "  resume    thaw a paused container\n"
     "  ps        list a container's processes\n"
     "  update    change a container's resource limits\n"
+    "  events    a container's resource usage and OOM kills, as JSON lines\n"
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
@@ -50,6 +51,7 @@ static const struct {
     {"exec", box_cmd_exec},     {"pause", box_cmd_pause},   {"resume", box_cmd_resume},
     {"ps", box_cmd_ps},         {"update", box_cmd_update}, {"list", box_cmd_list},
     {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},     {"features", box_cmd_features},
+    {"events", box_cmd_events},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box

@@ -49,6 +49,19 @@ int box_container_delete(const char *root, const char *id, bool force,
 int box_container_run(const struct box_create_opts *o, bool detach, int *exit_code,
                       void (*warn)(const char *msg), struct box_err *err);
 
+/* events: `emit` gets each event ({"type": "stats"|"oom", "id", "data"})
+ * and stops the loop by returning < 0. With stats_only, one stats event.
+ * Otherwise stats every interval_ms and OOM kills as they happen, until the
+ * container stops. */
+struct box_events_opts {
+    const char *root, *id;
+    bool stats_only;
+    unsigned interval_ms;
+    int (*emit)(json_t *event, void *ctx);
+    void *ctx;
+};
+int box_container_events(const struct box_events_opts *o, struct box_err *err);
+
 /* exec: a new process in a running container, in all its namespaces and
  * its cgroup, with the container's process settings unless overridden. */
 struct box_exec_opts {
