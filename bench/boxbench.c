@@ -10,6 +10,8 @@
  *   - `create`, `start` and `delete` of one container: wall time of each;
  *   - with --seccomp-bundle B: one `run` of B (the same container under a
  *     default seccomp profile) right after the warm run: wall time;
+ *   - with --limits-bundle B: likewise, the container with memory, cpu and
+ *     pids limits;
  *   - with --exec-bundle B: one long-running container of B per runtime,
  *     created and started once, then --exec N `exec ID /bin/true`: wall time;
  *   - with --podman PATH: `PATH --runtime RT run --rm IMAGE /bin/true`,
@@ -69,6 +71,7 @@ enum metric {
     M_START,
     M_DELETE,
     M_SECCOMP_WALL,
+    M_LIMITS_WALL,
     M_EXEC_WALL,
     M_PODMAN_WALL,
     M_COUNT
@@ -91,6 +94,7 @@ static const struct metric_info metrics[M_COUNT] = {
     [M_START] = {"start: wall", "ms", 2, true},
     [M_DELETE] = {"delete: wall", "ms", 2, true},
     [M_SECCOMP_WALL] = {"run with default seccomp: wall", "ms", 2, true},
+    [M_LIMITS_WALL] = {"run with memory, cpu, pids limits: wall", "ms", 2, true},
     [M_EXEC_WALL] = {"exec: wall", "ms", 2, true},
     [M_PODMAN_WALL] = {"podman run --rm: wall", "ms", 1, true},
 };
@@ -111,6 +115,7 @@ struct options {
     const char *bare_rootfs;
     const char *csv;
     const char *seccomp_bundle;
+    const char *limits_bundle;
     const char *exec_bundle;
     const char *podman;
     const char *podman_image;
@@ -446,6 +451,8 @@ static bool row_enabled(enum metric m)
     switch (m) {
     case M_SECCOMP_WALL:
         return opt.seccomp_bundle != NULL;
+    case M_LIMITS_WALL:
+        return opt.limits_bundle != NULL;
     case M_EXEC_WALL:
         return opt.exec_bundle != NULL;
     case M_PODMAN_WALL:
@@ -561,25 +568,32 @@ static void measure_lifecycle(struct runtime *rt, bool keep)
 }
 
 /*
- * `run` of the seccomp bundle, right after the warm run: like that one it finds
- * the cgroup lock warm, so the difference between the two rows is the filter.
+ * `run` of a variant of the bundle (a seccomp profile, resource limits), right
+ * after the warm run: like that one it finds the cgroup lock warm, so the
+ * difference between the two rows is what the variant adds.
  */
-static void measure_seccomp(struct runtime *rt, bool keep)
+static void measure_variant(struct runtime *rt, enum metric m, const char *bundle, bool keep)
 {
     struct outcome out;
     char id[64];
 
-    if (!row_live(rt, M_SECCOMP_WALL))
+    if (!row_live(rt, m))
         return;
     next_id(id, sizeof(id));
-    bundle_command(rt, "run", opt.seccomp_bundle, NULL, id, &out);
+    bundle_command(rt, "run", bundle, NULL, id, &out);
     if (!outcome_ok(&out)) {
-        row_fail(rt, M_SECCOMP_WALL, "run with seccomp", id, &out);
+        row_fail(rt, m, metrics[m].label, id, &out);
         force_delete(rt, id);
         return;
     }
     if (keep)
-        record(rt, M_SECCOMP_WALL, out.wall_ms);
+        record(rt, m, out.wall_ms);
+}
+
+static void measure_variants(struct runtime *rt, bool keep)
+{
+    measure_variant(rt, M_SECCOMP_WALL, opt.seccomp_bundle, keep);
+    measure_variant(rt, M_LIMITS_WALL, opt.limits_bundle, keep);
 }
 
 /*
@@ -836,7 +850,7 @@ static void usage(void)
 {
     fputs("usage: boxbench --bundle DIR --state DIR [--bare ROOTFS] [--rounds N] [--seq N]\n"
           "                [--seq-rounds N] [--idle-ms MS] [--timeout S] [--csv FILE]\n"
-          "                [--seccomp-bundle DIR] [--exec-bundle DIR] [--exec N]\n"
+          "                [--seccomp-bundle DIR] [--limits-bundle DIR] [--exec-bundle DIR] [--exec N]\n"
           "                [--podman PATH --podman-image IMAGE] [--podman-rounds N] NAME=PATH...\n"
           "Times `PATH --root STATE/NAME run|create|start|delete|exec` for each runtime.\n",
           stderr);
@@ -862,6 +876,8 @@ static void parse_args(int argc, char **argv)
             opt.csv = v;
         else if (strcmp(o, "--seccomp-bundle") == 0)
             opt.seccomp_bundle = v;
+        else if (strcmp(o, "--limits-bundle") == 0)
+            opt.limits_bundle = v;
         else if (strcmp(o, "--exec-bundle") == 0)
             opt.exec_bundle = v;
         else if (strcmp(o, "--podman") == 0)
@@ -942,7 +958,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < runtime_count; i++) {
         fprintf(stderr, "boxbench: warm-up: %s\n", runtimes[i].name);
         measure_run(&runtimes[i], false);
-        measure_seccomp(&runtimes[i], false);
+        measure_variants(&runtimes[i], false);
         if (!runtimes[i].failed)
             measure_lifecycle(&runtimes[i], false);
     }
@@ -960,7 +976,7 @@ int main(int argc, char **argv)
 
             if (!rt->failed)
                 measure_run(rt, true);
-            measure_seccomp(rt, true);
+            measure_variants(rt, true);
             if (!rt->failed)
                 measure_lifecycle(rt, true);
         }

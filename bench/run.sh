@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                       what `make bench` runs
 #   BENCH_ROUNDS=51 BENCH_SEQ=200 BENCH_SEQ_ROUNDS=9 bench/run.sh
-#   BENCH_EXEC=0 BENCH_SECCOMP=0 BENCH_PODMAN_ROUNDS=0 bench/run.sh    # without the extra rows
+#   BENCH_EXEC=0 BENCH_SECCOMP=0 BENCH_LIMITS=0 BENCH_PODMAN_ROUNDS=0 bench/run.sh  # without the extra rows
 #
 # The script re-executes itself once inside a private mount namespace (so the
 # cgroup workaround below costs nothing per run and leaves the host untouched),
@@ -28,6 +28,7 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-30}
 BENCH_CSV=${BENCH_CSV:-}
 BENCH_EXEC=${BENCH_EXEC:-21}
 BENCH_SECCOMP=${BENCH_SECCOMP:-1}
+BENCH_LIMITS=${BENCH_LIMITS:-1}
 BENCH_PODMAN_ROUNDS=${BENCH_PODMAN_ROUNDS:-5}
 PODMAN=${PODMAN:-podman}
 PODMAN_IMAGE=localhost/boxbench:latest
@@ -87,28 +88,38 @@ EOF
     mv "$file.new" "$file"
 }
 
-# derive_spec SRC DST ARGS_JSON [SECCOMP_FILE]: DST/config.json from SRC's, with
-# the root path made absolute (SRC's rootfs serves both), other args and, when
-# given, a seccomp profile plus noNewPrivileges.
+# The limits of the "run with memory, cpu, pids limits" row.
+LIMITS='{"memory": {"limit": 268435456}, "cpu": {"shares": 512, "quota": 50000,
+    "period": 100000}, "pids": {"limit": 128}}'
+
+# derive_spec SRC DST ARGS_JSON [SECCOMP_FILE|limits]: DST/config.json from
+# SRC's, with the root path made absolute (SRC's rootfs serves both), other
+# args and, when given, a seccomp profile plus noNewPrivileges, or $LIMITS as
+# linux.resources.
 derive_spec() {
-    local src=$1 dst=$2 args=$3 seccomp=${4:-}
+    local src=$1 dst=$2 args=$3 extra=${4:-} seccomp='' limits=null
     mkdir -p "$dst"
+    if [ "$extra" = limits ]; then limits=$LIMITS; else seccomp=$extra; fi
     if command -v jq >/dev/null; then
         jq --arg root "$src/rootfs" --argjson args "$args" --arg sc "$seccomp" \
             --argjson prof "$(if [ -n "$seccomp" ]; then cat "$seccomp"; else echo null; fi)" \
+            --argjson limits "$limits" \
             '.root.path = $root | .process.args = $args
-             | if $sc == "" then . else .linux.seccomp = $prof | .process.noNewPrivileges = true end' \
+             | if $sc == "" then . else .linux.seccomp = $prof | .process.noNewPrivileges = true end
+             | if $limits == null then . else .linux.resources = $limits end' \
             "$src/config.json" >"$dst/config.json"
     else
-        python3 - "$src" "$args" "$seccomp" >"$dst/config.json" <<'EOF'
+        python3 - "$src" "$args" "$seccomp" "$limits" >"$dst/config.json" <<'EOF'
 import json, sys
-src, args, seccomp = sys.argv[1], sys.argv[2], sys.argv[3]
+src, args, seccomp, limits = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 spec = json.load(open(src + "/config.json"))
 spec["root"]["path"] = src + "/rootfs"
 spec["process"]["args"] = json.loads(args)
 if seccomp:
     spec["linux"]["seccomp"] = json.load(open(seccomp))
     spec["process"]["noNewPrivileges"] = True
+if limits is not None:
+    spec["linux"]["resources"] = limits
 json.dump(spec, sys.stdout, indent=2)
 EOF
     fi
@@ -249,6 +260,7 @@ print_host() {
         "$BENCH_SEQ_ROUNDS x $BENCH_SEQ runs in sequence; medians; runtimes alternate within each round"
     echo "extra:   exec: $BENCH_EXEC x \`exec ID /bin/true\` into one \`sleep 3600\` container per runtime;" \
         "seccomp: bench/seccomp-default.json, one run after the warm run of each round;" \
+        "limits: memory 256 MiB, cpu shares 512 quota 50000/100000, pids 128, one run likewise;" \
         "podman: $BENCH_PODMAN_ROUNDS x \`podman --runtime RT run --rm IMAGE /bin/true\`"
 }
 
@@ -263,6 +275,7 @@ inner() {
     mkdir -p "$work/state"
     derive_spec "$work/bundle" "$work/bundle-exec" '["/bin/sleep", "3600"]'
     derive_spec "$work/bundle" "$work/bundle-seccomp" '["/bin/true"]' "$here/seccomp-default.json"
+    derive_spec "$work/bundle" "$work/bundle-limits" '["/bin/true"]' limits
 
     for name in $BENCH_RUNTIMES; do
         path=$(runtime_path "$name")
@@ -288,6 +301,7 @@ inner() {
     fi
     [ "$BENCH_EXEC" = 0 ] || set -- "$@" --exec-bundle "$work/bundle-exec" --exec "$BENCH_EXEC"
     [ "$BENCH_SECCOMP" = 0 ] || set -- "$@" --seccomp-bundle "$work/bundle-seccomp"
+    [ "$BENCH_LIMITS" = 0 ] || set -- "$@" --limits-bundle "$work/bundle-limits"
     why=$(podman_setup "$work")
     if [ -n "$why" ]; then
         echo "skip:    podman run --rm: $why"
@@ -324,7 +338,7 @@ outer() {
 
     echo "command: BENCH_RUNTIMES='$BENCH_RUNTIMES' BENCH_ROUNDS=$BENCH_ROUNDS BENCH_SEQ=$BENCH_SEQ" \
         "BENCH_SEQ_ROUNDS=$BENCH_SEQ_ROUNDS BENCH_IDLE_MS=$BENCH_IDLE_MS BENCH_EXEC=$BENCH_EXEC" \
-        "BENCH_SECCOMP=$BENCH_SECCOMP BENCH_PODMAN_ROUNDS=$BENCH_PODMAN_ROUNDS $0"
+        "BENCH_SECCOMP=$BENCH_SECCOMP BENCH_LIMITS=$BENCH_LIMITS BENCH_PODMAN_ROUNDS=$BENCH_PODMAN_ROUNDS $0"
     unshare --mount --propagation private -- "${BASH:-bash}" "$self" --inner "$work" || rc=$?
     return "$rc"
 }
@@ -344,5 +358,5 @@ case ${1:-} in
 --inner) inner "$2" ;;
 --cleanup) cleanup_containers "$2" ;;
 "") outer ;;
-*) die "usage: $0 (environment: BENCH_ROUNDS BENCH_SEQ BENCH_SEQ_ROUNDS BENCH_IDLE_MS BENCH_RUNTIMES BENCH_CSV BENCH_EXEC BENCH_SECCOMP BENCH_PODMAN_ROUNDS)" ;;
+*) die "usage: $0 (environment: BENCH_ROUNDS BENCH_SEQ BENCH_SEQ_ROUNDS BENCH_IDLE_MS BENCH_RUNTIMES BENCH_CSV BENCH_EXEC BENCH_SECCOMP BENCH_LIMITS BENCH_PODMAN_ROUNDS)" ;;
 esac
