@@ -94,7 +94,7 @@ static const struct metric_info metrics[M_COUNT] = {
     [M_START] = {"start: wall", "ms", 2, true},
     [M_DELETE] = {"delete: wall", "ms", 2, true},
     [M_SECCOMP_WALL] = {"run with default seccomp: wall", "ms", 2, true},
-    [M_LIMITS_WALL] = {"run with memory, cpu, pids limits: wall", "ms", 2, true},
+    [M_LIMITS_WALL] = {"run with limits: wall", "ms", 2, true},
     [M_EXEC_WALL] = {"exec: wall", "ms", 2, true},
     [M_PODMAN_WALL] = {"podman run --rm: wall", "ms", 1, true},
 };
