@@ -30,7 +30,7 @@ all: $(BUILD)/box
 
 help:
 	@echo "make            build $(BUILD)/box"
-	@echo "make test       lint, unit and acceptance tests, then both again under ASan+UBSan"
+	@echo "make test       lint, unit and acceptance tests, both again under ASan+UBSan, fuzz 5 s each"
 	@echo "make unit       cmocka unit tests"
 	@echo "make acceptance bats suite driving $(BUILD)/box as root"
 	@echo "make bench      box vs crun vs runc; box bundle stage vs tar + sha256sum"
@@ -74,7 +74,9 @@ $(BUILD)/box: $(CLI_OBJ) $(BUILD)/libbox.a
 -include $(wildcard mk/*.mk)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The fuzz targets are built and run briefly too, so that none of them rots.
 test: lint unit acceptance san
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
 
 demo: $(BUILD)/box
 	./scripts/demo

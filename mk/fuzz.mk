@@ -14,7 +14,7 @@ RT_FUZZ_BIN    := $(addprefix $(BUILD)/fuzz/,$(RT_FUZZ_NAMES))
 RT_FUZZ_BASE   := $(wildcard src/lib/base/*.c)
 # spec.c needs seccomp.c, which needs launch.c (box_launch_send_fd_with), which
 # embeds the trampoline.
-RT_FUZZ_SPEC   := src/lib/runtime/spec.c src/lib/runtime/spec_json.c \
+RT_FUZZ_SPEC   := $(wildcard src/lib/runtime/spec*.c) \
                   src/lib/runtime/seccomp.c src/lib/runtime/launch.c
 
 .PHONY: fuzz-runtime
