@@ -309,7 +309,7 @@ static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const c
         snprintf(host, sizeof(host), "%s%s", a->lib_root, deps->libs[i].path);
         rc = box_oci_rootfs_add_file(r, deps->libs[i].path, host, 0755, err);
     }
-    return rc < 0 ? box_err_prefix(err, "--elf `%s`", src) : 0;
+    return rc < 0 ? box_err_prefix(err, "--elf `%s`", dest) : 0;
 }
 
 static int build_rootfs(struct box_oci_rootfs *r, const struct build_args *a, struct box_err *err)
