@@ -1,7 +1,8 @@
 # `make unit`: the cmocka unit tests, one binary per tests/unit/test_<module>.c,
-# each linked against the library. tests/unit/test_bundle_* have their own
-# rules (mk/bundle.mk) and are left out here.
-UNIT_SRC  := $(filter-out tests/unit/test_bundle_%,$(wildcard tests/unit/test_*.c))
+# each linked against the library. tests/unit/test_bundle_* (mk/bundle.mk),
+# test_validate_* and test_oci_read* (mk/validate.mk) have their own rules.
+UNIT_SRC  := $(filter-out tests/unit/test_bundle_% tests/unit/test_validate_% tests/unit/test_oci_read%,\
+                         $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 UNIT_LIBS := $(BOX_LIBS) -lcmocka
 
