@@ -261,7 +261,7 @@ int box_validate_config(int bundle_fd, int rootfs_fd, const struct box_oci_image
     json_t *proc = NULL;
     if ((r = process_json(img, command, &u, &proc, err)) < 0)
         return r;
-    json_t *doc = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o}", "ociVersion", "1.2.0", "process",
+    json_t *doc = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o}", "ociVersion", "1.0.2", "process",
                             proc, "root", "path", "rootfs", "readonly", 1, "hostname", hostname,
                             "mounts", mounts_json(), "linux", linux_json());
     if (!doc)
