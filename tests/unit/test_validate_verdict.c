@@ -28,7 +28,7 @@ static void feed(struct box_markers *m, enum box_stream s, const char *line)
 
 static enum box_outcome decide(enum box_expect e, struct box_markers *m, int code, bool *matched)
 {
-    struct box_verdict v;
+    struct box_verdict v = {0};
     box_verdict_decide(e, m, code, &v);
     *matched = v.matched;
     return v.outcome;
