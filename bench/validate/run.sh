@@ -31,7 +31,7 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (it runs containers)"
-[ -x "$BOX_VALIDATE" ] && [ -x "$BOX" ] || die "build box and box-validate first (make)"
+if [ ! -x "$BOX_VALIDATE" ] || [ ! -x "$BOX" ]; then die "build box and box-validate first (make)"; fi
 if [ -z "${BENCH_VALIDATE_INNER:-}" ]; then
     exec unshare --mount --propagation private env BENCH_VALIDATE_INNER=1 ${BENCH_VALIDATE_TRACE:+bash -x} "$self" "$@"
 fi
