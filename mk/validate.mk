@@ -7,7 +7,7 @@
 #   make bench-validate        box validate of the smoke manifest vs podman run with crun
 
 VALIDATE_LIBS    := -lyaml -larchive -lcrypto -lcurl -ljansson -ldeflate -lz -lpthread
-OCI_READ_SRC     := src/lib/oci/layout_read.c src/lib/oci/unpack.c
+OCI_READ_SRC     := src/lib/oci/layout_read.c src/lib/oci/unpack.c src/lib/oci/digest.c
 VALIDATE_SRC     := $(wildcard src/lib/validate/*.c)
 VALIDATE_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(OCI_READ_SRC) $(VALIDATE_SRC)) \
                     $(BUNDLE_LIB_OBJ) $(BUILD)/obj/lib/runtime/spec_json.o

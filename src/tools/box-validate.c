@@ -269,7 +269,7 @@ static int runtime_path(const struct args *a, char *out, size_t size)
 }
 
 /* --image: a manifest of one workload. */
-static int single(const struct args *a, struct box_workloads *m, struct box_err *err)
+static int single(const struct args *a, struct box_wl_list *m, struct box_err *err)
 {
     struct box_oci_ref ref;
     if (box_oci_ref_parse(a->image, &ref, err) < 0)
@@ -282,13 +282,13 @@ static int single(const struct args *a, struct box_workloads *m, struct box_err 
         base = base ? (base == ref.tag ? base : base + 1) : ref.path;
         snprintf(name, sizeof(name), "%s", base);
     }
-    if (!box_workload_name_valid(name) || (a->name && strlen(a->name) > BOX_WL_NAME_MAX))
+    if (!box_wl_name_valid(name) || (a->name && strlen(a->name) > BOX_WL_NAME_MAX))
         return box_err_set(err, EINVAL, "--name: `%.128s` must be 1-128 of [A-Za-z0-9._-]", name);
     m->items = calloc(1, sizeof(*m->items));
     if (!m->items || !(m->items[0].image = strdup(a->image)))
         return box_err_set(err, ENOMEM, "workload");
     m->count = 1;
-    struct box_workload *w = &m->items[0];
+    struct box_wl *w = &m->items[0];
     strcpy(w->name, name);
     w->expect = a->expect;
     w->gpu = a->gpu;
@@ -304,7 +304,7 @@ static int single(const struct args *a, struct box_workloads *m, struct box_err 
     return 0;
 }
 
-static void print_table(const struct box_workloads *m, const struct box_result *res,
+static void print_table(const struct box_wl_list *m, const struct box_result *res,
                         const char *runtime)
 {
     size_t wn = 8;
@@ -347,8 +347,7 @@ static int make_work_dir(const struct args *a, char *out, size_t size)
     return 0;
 }
 
-static int reports(const struct args *a, const struct box_workloads *m,
-                   const struct box_result *res)
+static int reports(const struct args *a, const struct box_wl_list *m, const struct box_result *res)
 {
     struct box_report rep = {.runtime = a->runtime, .ws = m->items, .res = res, .n = m->count};
     struct box_err err = {0};
@@ -364,7 +363,7 @@ fail:
     return EXIT_ERROR;
 }
 
-static int run(const struct args *a, struct box_workloads *m, const char *base_dir)
+static int run(const struct args *a, struct box_wl_list *m, const char *base_dir)
 {
     char rt[PATH_MAX], work[PATH_MAX], skopeo[PATH_MAX], why[512];
     if (runtime_path(a, rt, sizeof(rt)) < 0 || make_work_dir(a, work, sizeof(work)) < 0)
@@ -418,11 +417,11 @@ int main(int argc, char **argv)
     int r = parse_args(argc, argv, &a);
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
-    struct box_workloads m = {0};
+    struct box_wl_list m = {0};
     struct box_err err = {0};
     char base[PATH_MAX] = "";
     if (a.manifest) {
-        r = box_workloads_load(a.manifest, &m, &err);
+        r = box_wl_load(a.manifest, &m, &err);
         /* relative oci: paths in a manifest are taken from its directory */
         snprintf(base, sizeof(base), "%s", a.manifest);
         char *slash = strrchr(base, '/');
@@ -435,10 +434,10 @@ int main(int argc, char **argv)
     }
     if (r < 0) {
         fprintf(stderr, "box validate: %s\n", err.msg);
-        box_workloads_free(&m);
+        box_wl_free(&m);
         return EXIT_USAGE;
     }
     r = run(&a, &m, a.manifest ? base : NULL);
-    box_workloads_free(&m);
+    box_wl_free(&m);
     return r;
 }

@@ -14,14 +14,14 @@
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static int parse(const char *text, struct box_workloads *m, struct box_err *err)
+static int parse(const char *text, struct box_wl_list *m, struct box_err *err)
 {
-    return box_workloads_parse(text, strlen(text), "m.yaml", m, err);
+    return box_wl_parse(text, strlen(text), "m.yaml", m, err);
 }
 
 static void test_good(void **state)
 {
-    struct box_workloads m;
+    struct box_wl_list m;
     struct box_err err = {0};
     assert_int_equal(parse("schema_version: 1\n"
                            "generated_by: \"make images\"\n"
@@ -48,7 +48,7 @@ static void test_good(void **state)
     assert_int_equal(m.items[1].expect, BOX_EXPECT_FAIL);
     assert_false(m.items[1].gpu);
     assert_null(m.items[1].command);
-    box_workloads_free(&m);
+    box_wl_free(&m);
     (void)state;
 }
 
@@ -89,7 +89,7 @@ static void test_bad(void **state)
         {"", "empty document", -EINVAL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct box_workloads m;
+        struct box_wl_list m;
         struct box_err err = {0};
         int r = parse(cases[i].text, &m, &err);
         if (r != cases[i].code || !strstr(err.msg, cases[i].needle))
@@ -102,7 +102,7 @@ static void test_bad(void **state)
 
 static void test_bounds(void **state)
 {
-    struct box_workloads m;
+    struct box_wl_list m;
     struct box_err err = {0};
     /* nesting deeper than the limit */
     char *deep = malloc(1024);

@@ -23,11 +23,6 @@
 #define REF_NAME         "org.opencontainers.image.ref.name"
 #define MAX_INDEX_ITEMS  4096
 
-bool box_oci_digest_valid(const char *s)
-{
-    return s && strncmp(s, "sha256:", 7) == 0 && box_is_sha256_hex(s + 7);
-}
-
 /* Tags as the distribution spec and image-layout ref.name allow in practice:
  * [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 static bool tag_valid(const char *t)

@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "lib/base/err.h"
+#include "lib/oci/digest.h"
 
-#define BOX_OCI_DIGEST_LEN      71 /* "sha256:" + 64 hex */
 #define BOX_OCI_TAG_MAX         128
 #define BOX_OCI_MAX_LAYERS      128
 #define BOX_OCI_MAX_INDEX       (4u << 20) /* index.json and nested indexes */
@@ -45,9 +45,6 @@ struct box_oci_ref {
  * reference for anything else, a registry reference without a digest
  * included. */
 int box_oci_ref_parse(const char *s, struct box_oci_ref *ref, struct box_err *err);
-
-/* "sha256:<64 lowercase hex>". Pure. */
-bool box_oci_digest_valid(const char *s);
 
 enum box_oci_compression {
     BOX_OCI_PLAIN = 1,

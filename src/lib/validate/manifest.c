@@ -184,7 +184,7 @@ static struct ynode *get(const struct ynode *map, const char *key)
     return NULL;
 }
 
-bool box_workload_name_valid(const char *s)
+bool box_wl_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > BOX_WL_NAME_MAX ||
@@ -209,7 +209,7 @@ static int scalar(const struct ynode *y, const char *path, struct box_err *err)
     return 0;
 }
 
-static int parse_command(const struct ynode *y, const char *path, struct box_workload *w,
+static int parse_command(const struct ynode *y, const char *path, struct box_wl *w,
                          struct box_err *err)
 {
     if (!y)
@@ -249,8 +249,8 @@ static int parse_gpu(const struct ynode *req, const char *path, bool *gpu, struc
     return 0;
 }
 
-static int parse_workload(const struct ynode *y, size_t i, const char *where,
-                          struct box_workload *w, struct box_err *err)
+static int parse_workload(const struct ynode *y, size_t i, const char *where, struct box_wl *w,
+                          struct box_err *err)
 {
     char path[BOX_WL_NAME_MAX + 256];
     snprintf(path, sizeof(path), "%s: workloads[%zu]", where, i);
@@ -263,7 +263,7 @@ static int parse_workload(const struct ynode *y, size_t i, const char *where,
     int r = scalar(name, sub, err);
     if (r < 0)
         return r;
-    if (!box_workload_name_valid(name->s))
+    if (!box_wl_name_valid(name->s))
         return box_err_set(err, EINVAL,
                            "%s: `%.128s` must be 1-128 of [A-Za-z0-9._-], starting with a "
                            "letter or digit",
@@ -293,7 +293,7 @@ static int parse_workload(const struct ynode *y, size_t i, const char *where,
     return parse_gpu(get(y, "requirements"), path, &w->gpu, err);
 }
 
-static int parse_root(const struct ynode *root, const char *where, struct box_workloads *m,
+static int parse_root(const struct ynode *root, const char *where, struct box_wl_list *m,
                       struct box_err *err)
 {
     if (root->type != Y_MAP)
@@ -325,8 +325,8 @@ static int parse_root(const struct ynode *root, const char *where, struct box_wo
     return 0;
 }
 
-int box_workloads_parse(const char *text, size_t len, const char *where, struct box_workloads *m,
-                        struct box_err *err)
+int box_wl_parse(const char *text, size_t len, const char *where, struct box_wl_list *m,
+                 struct box_err *err)
 {
     memset(m, 0, sizeof(*m));
     if (len > BOX_WL_MAX_BYTES)
@@ -344,25 +344,25 @@ int box_workloads_parse(const char *text, size_t len, const char *where, struct 
     if (r < 0) {
         if (r == -ENOMEM && !err->msg[0])
             box_err_set(err, ENOMEM, "%s", where);
-        box_workloads_free(m);
+        box_wl_free(m);
     }
     return r;
 }
 
-int box_workloads_load(const char *path, struct box_workloads *m, struct box_err *err)
+int box_wl_load(const char *path, struct box_wl_list *m, struct box_err *err)
 {
     _cleanup_free_ char *text = NULL;
     size_t len;
     int r = box_read_file(AT_FDCWD, path, BOX_WL_MAX_BYTES, &text, &len, err);
     if (r < 0)
         return r;
-    return box_workloads_parse(text, len, path, m, err);
+    return box_wl_parse(text, len, path, m, err);
 }
 
-void box_workloads_free(struct box_workloads *m)
+void box_wl_free(struct box_wl_list *m)
 {
     for (size_t i = 0; i < m->count; i++) {
-        struct box_workload *w = &m->items[i];
+        struct box_wl *w = &m->items[i];
         free(w->image);
         if (w->command)
             for (size_t k = 0; w->command[k]; k++)

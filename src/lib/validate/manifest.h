@@ -35,7 +35,7 @@ enum box_expect {
     BOX_EXPECT_FAIL = 2,
 };
 
-struct box_workload {
+struct box_wl {
     char name[BOX_WL_NAME_MAX + 1];
     char *image;
     char **command; /* NULL-terminated; NULL: the image's entrypoint and cmd */
@@ -44,20 +44,20 @@ struct box_workload {
     bool gpu;
 };
 
-struct box_workloads {
-    struct box_workload *items;
+struct box_wl_list {
+    struct box_wl *items;
     size_t count;
 };
 
 /* Parses a manifest held in memory. `where` names it in messages. */
-int box_workloads_parse(const char *text, size_t len, const char *where, struct box_workloads *m,
-                        struct box_err *err);
+int box_wl_parse(const char *text, size_t len, const char *where, struct box_wl_list *m,
+                 struct box_err *err);
 /* Reads and parses a manifest file (at most BOX_WL_MAX_BYTES). */
-int box_workloads_load(const char *path, struct box_workloads *m, struct box_err *err);
-void box_workloads_free(struct box_workloads *m);
+int box_wl_load(const char *path, struct box_wl_list *m, struct box_err *err);
+void box_wl_free(struct box_wl_list *m);
 
 /* Workload names: 1..128 of [A-Za-z0-9._-], starting with a letter or digit. */
-bool box_workload_name_valid(const char *s);
+bool box_wl_name_valid(const char *s);
 const char *box_expect_str(enum box_expect e);
 
 #endif

@@ -61,9 +61,8 @@ int box_prepare_pull(const struct box_runner_opts *o, const struct box_oci_ref *
 }
 
 /* Resolves the workload's image into an open layout and a parsed image. */
-static int get_image(const struct box_runner_opts *o, const struct box_workload *w,
-                     const char *job_dir, int *layout_fd, struct box_oci_image *img,
-                     struct box_err *err)
+static int get_image(const struct box_runner_opts *o, const struct box_wl *w, const char *job_dir,
+                     int *layout_fd, struct box_oci_image *img, struct box_err *err)
 {
     struct box_oci_ref ref;
     char path[PATH_MAX + 64];
@@ -87,8 +86,8 @@ static int get_image(const struct box_runner_opts *o, const struct box_workload 
     return 0;
 }
 
-int box_prepare_bundle(const struct box_runner_opts *o, const struct box_workload *w,
-                       const char *job_dir, struct box_result *res, struct box_err *err)
+int box_prepare_bundle(const struct box_runner_opts *o, const struct box_wl *w, const char *job_dir,
+                       struct box_result *res, struct box_err *err)
 {
     int64_t t0 = box_now_ms();
     struct box_oci_image img;

@@ -7,8 +7,8 @@
 #include "lib/validate/runner.h"
 
 /* Makes job_dir/bundle (config.json and rootfs) for w. job_dir exists. */
-int box_prepare_bundle(const struct box_runner_opts *o, const struct box_workload *w,
-                       const char *job_dir, struct box_result *res, struct box_err *err);
+int box_prepare_bundle(const struct box_runner_opts *o, const struct box_wl *w, const char *job_dir,
+                       struct box_result *res, struct box_err *err);
 
 /* Copies a registry image by digest into job_dir/image (an OCI layout) with
  * skopeo, bounded in time; its stderr names the failure. */

@@ -154,7 +154,7 @@ static json_t *stream_json(const struct box_capture *c)
     return o;
 }
 
-static json_t *result_json(const struct box_workload *w, const struct box_result *res)
+static json_t *result_json(const struct box_wl *w, const struct box_result *res)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:b,s:{s:I,s:I,s:I,s:I},s:o,s:o}", "name",
                           w->name, "image", w->image, "expect", box_expect_str(w->expect), "result",
@@ -192,7 +192,7 @@ int box_report_json(const struct box_report *r, const char *path, struct box_err
     return rc;
 }
 
-static void junit_case(FILE *f, const char *runtime, const struct box_workload *w,
+static void junit_case(FILE *f, const char *runtime, const struct box_wl *w,
                        const struct box_result *res)
 {
     fprintf(f, "    <testcase classname=\"box-validate.%s\" name=\"", runtime);

@@ -14,7 +14,7 @@
 
 struct box_report {
     const char *runtime;
-    const struct box_workload *ws;
+    const struct box_wl *ws;
     const struct box_result *res;
     size_t n;
 };

@@ -33,7 +33,7 @@ struct job {
 
 struct run {
     const struct box_runner_opts *o;
-    const struct box_workload *ws;
+    const struct box_wl *ws;
     struct box_result *res;
     struct job *jobs;
     char state[PATH_MAX];
@@ -89,7 +89,7 @@ static void runtime_cmd(const struct run *rn, const struct job *j, const char *v
 static int start(struct run *rn, struct job *j, struct box_err *err)
 {
     const struct box_runner_opts *o = rn->o;
-    const struct box_workload *w = &rn->ws[j->idx];
+    const struct box_wl *w = &rn->ws[j->idx];
     char bundle[PATH_MAX + 16], pidfile[PATH_MAX + 8];
     snprintf(bundle, sizeof(bundle), "%s/bundle", j->dir);
     pidfile_path(j, pidfile, sizeof(pidfile));
@@ -195,7 +195,7 @@ static void last_line(const struct box_capture *c, char *out, size_t size)
 
 static void finish(struct run *rn, struct job *j)
 {
-    const struct box_workload *w = &rn->ws[j->idx];
+    const struct box_wl *w = &rn->ws[j->idx];
     struct box_result *res = &rn->res[j->idx];
     res->ms_run = box_now_ms() - j->start;
     res->exit_code = box_proc_exit_code(j->p.status);
@@ -235,7 +235,7 @@ static void cleanup_job(struct job *j)
  * at once. Returns 1 when it runs. */
 static int launch(struct run *rn, size_t i)
 {
-    const struct box_workload *w = &rn->ws[i];
+    const struct box_wl *w = &rn->ws[i];
     struct box_result *res = &rn->res[i];
     struct job *j = &rn->jobs[i];
     struct box_err e = {0};
@@ -310,7 +310,7 @@ static int poll_round(struct run *rn, size_t n, size_t *active, struct box_err *
     return 0;
 }
 
-int box_runner_run(const struct box_runner_opts *o, const struct box_workload *ws, size_t n,
+int box_runner_run(const struct box_runner_opts *o, const struct box_wl *ws, size_t n,
                    struct box_result *res, struct box_err *err)
 {
     struct run rn = {.o = o, .ws = ws, .res = res};

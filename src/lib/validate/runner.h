@@ -51,7 +51,7 @@ struct box_result {
 /* Runs every workload; fills res[0..n). A workload that cannot be prepared
  * or run gets the verdict error; only a failure of the harness itself
  * (work directory, memory) returns < 0. */
-int box_runner_run(const struct box_runner_opts *o, const struct box_workload *ws, size_t n,
+int box_runner_run(const struct box_runner_opts *o, const struct box_wl *ws, size_t n,
                    struct box_result *res, struct box_err *err);
 void box_result_release(struct box_result *r);
 
