@@ -40,7 +40,7 @@ unit-validate: $(VALIDATE_UNIT_BIN)
 # The suite needs root (it runs containers) and the static helpers of the
 # runtime suite are not used: the images are built by tests/acceptance/oci_fixture.py.
 acceptance: acceptance-validate
-acceptance-validate: $(BUILD)/box $(BUILD)/box-validate
+acceptance-validate: $(BUILD)/box $(BUILD)/box-validate images
 	@if [ "$$(id -u)" != 0 ]; then \
 	    echo "SKIP acceptance-validate: needs root (it runs containers)"; exit 0; \
 	fi; \

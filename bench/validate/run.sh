@@ -40,6 +40,7 @@ if [ -e "$UNIFIED/cgroup.controllers" ] && [ "$(stat -f -c %T "$UNIFIED")" = cgr
 fi
 
 # Lowercase: podman names an image pulled from oci:DIR after DIR.
+cd "$repo"
 work=/tmp/boxbench-validate.$$.$RANDOM
 mkdir -m 0700 "$work"
 # Mounts podman left under a directory (its overlay storage), innermost first.
@@ -65,17 +66,30 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 ms() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1e6}'; }
 
 # ---- the images -------------------------------------------------------------
-# images.tsv: NAME  LAYOUT  TAG  EXPECT (the rows podman runs too)
+# images.tsv: NAME  LAYOUT  :TAG or -  EXPECT (the rows podman runs too)
 if [ -f "$repo/build/images/workloads.yaml" ]; then
     manifest=$repo/build/images/workloads.yaml
     source="build/images/workloads.yaml (make images)"
     "$BOX_VALIDATE" --manifest "$manifest" --json "$work/probe.json" -q >/dev/null 2>&1 || true
-    jq -r --arg base "$repo/build/images" '.workloads[] | select(.gpu | not)
-        | select(.image | startswith("oci:")) | .image[4:] as $ref
-        | ($ref | if test(":[^/]*$") then sub(":[^/:]*$"; "") else . end) as $dir
-        | ($ref | capture(":(?<t>[^/:]*)$").t // "") as $tag
-        | [.name, (if ($dir | startswith("/")) then $dir else $base + "/" + $dir end), $tag, .expect]
-        | @tsv' "$work/probe.json" >"$work/images.tsv"
+    # name, layout, tag (empty for oci:DIR@DIGEST: the layout's only manifest), expect
+    jq -r '.workloads[] | select(.gpu | not) | select(.image | startswith("oci:"))
+        | [.name, .image[4:], .expect] | @tsv' "$work/probe.json" |
+        while IFS=$'\t' read -r name ref expect; do
+            if [[ $ref == *@* ]]; then
+                dir=${ref%%@*} tag=""
+            elif [[ ${ref##*/} == *:* ]]; then
+                dir=${ref%:*} tag=${ref##*:}
+            else
+                dir=$ref tag=""
+            fi
+            # as box validate reads it: from the manifest's directory, else the cwd
+            case $dir in
+            /*) ;;
+            *) if [ -e "$repo/build/images/$dir/oci-layout" ]; then dir=$repo/build/images/$dir; else dir=$repo/$dir; fi ;;
+            esac
+            # ":TAG", or "-" for none (tab is IFS whitespace: an empty field would vanish)
+            printf '%s\t%s\t%s\t%s\n' "$name" "$dir" "$([ -n "$tag" ] && echo ":$tag" || echo -)" "$expect"
+        done >"$work/images.tsv"
 else
     source="smoke-pass and smoke-fail built by tests/acceptance/oci_fixture.py"
     printf '#!/bin/sh\necho OPENSHELL_GPU_WORKLOAD_SUCCESS smoke-pass\n' >"$work/pass.sh"
@@ -92,7 +106,7 @@ else
         echo "  - {name: smoke-pass, image: \"oci:images:smoke-pass\", expect: pass}"
         echo "  - {name: smoke-fail, image: \"oci:images:smoke-fail\", expect: fail}"
     } >"$manifest"
-    printf 'smoke-pass\t%s\tsmoke-pass\tpass\nsmoke-fail\t%s\tsmoke-fail\tfail\n' \
+    printf 'smoke-pass\t%s\t:smoke-pass\tpass\nsmoke-fail\t%s\t:smoke-fail\tfail\n' \
         "$work/images" "$work/images" >"$work/images.tsv"
 fi
 [ -s "$work/images.tsv" ] || die "no image of $manifest can run without a GPU from an OCI layout"
@@ -130,7 +144,7 @@ else
         "$repo/scripts/podman-private-config" "$work/podman" "$driver" crun
         mkdir -p "$work/podman/tmp"
         IFS=$'\t' read -r name layout tag _ <"$work/images.tsv"
-        if "$PODMAN" pull -q "oci:$layout:$tag" >"$work/podman-probe.log" 2>&1; then
+        if "$PODMAN" pull -q "oci:$layout${tag#-}" >"$work/podman-probe.log" 2>&1; then
             break
         fi
         podman_why="podman pull failed: $(tail -n 2 "$work/podman-probe.log" | tr '\n' ' ')"
@@ -146,7 +160,7 @@ if [ -z "$podman_why" ]; then
         "$PODMAN" rmi --all --force >/dev/null 2>&1 || true
         t0=$(now_ns)
         while IFS=$'\t' read -r name layout tag _; do
-            "$PODMAN" pull -q "oci:$layout:$tag" >"$work/id-$name"
+            "$PODMAN" pull -q "oci:$layout${tag#-}" >"$work/id-$name"
         done <"$work/images.tsv"
         t1=$(now_ns)
         while IFS=$'\t' read -r name layout tag expect; do

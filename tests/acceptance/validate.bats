@@ -406,3 +406,35 @@ EOF
     [ "$status" -eq 1 ]
     [[ $(jq -r '.workloads[0].reason' "$T/r.json") == *"skopeo copy"* ]]
 }
+
+# ---- the real validation images (make images) ---------------------------------
+
+real_manifest() {
+    [ -f "$REPO/build/images/workloads.yaml" ] ||
+        skip "build/images/workloads.yaml is missing: run \`make images\` (make acceptance-validate does)"
+}
+
+@test "make images: smoke-pass passes, smoke-fail fails as expected, cuda-basic runs only with a GPU" {
+    real_manifest
+    run bash -c "cd '$REPO' && TMPDIR='$T/tmp' '$BOX' validate --manifest build/images/workloads.yaml --json '$T/r.json' --junit '$T/r.xml'"
+    [ "$status" -eq 0 ] || fail "exit $status:\n$output"
+    [ "$(result smoke-pass)" = pass ]
+    [ "$(result smoke-fail)" = fail ]
+    jq -e '.workloads[] | select(.name == "smoke-fail") | .exit_code == 42' "$T/r.json" >/dev/null
+    if [ -d /proc/driver/nvidia/gpus ]; then
+        [ "$(result cuda-basic)" = pass ] || fail "cuda-basic: $(reason cuda-basic)"
+    else
+        [ "$(result cuda-basic)" = skipped ]
+    fi
+    # every image ran by the digest the manifest names
+    jq -e '[.workloads[] | select(.result != "skipped") | .digest as $d | .image | endswith($d)] | all' \
+        "$T/r.json" >/dev/null || fail "$(jq -c '[.workloads[] | [.image, .digest]]' "$T/r.json")"
+}
+
+@test "make images: the smoke images under runc give the same verdicts" {
+    real_manifest
+    command -v runc >/dev/null || skip "runc is not installed"
+    run bash -c "cd '$REPO' && TMPDIR='$T/tmp' '$BOX_VALIDATE' --manifest build/images/workloads.yaml --runtime runc --json '$T/r.json'"
+    [ "$status" -eq 0 ] || fail "exit $status:\n$output"
+    [ "$(jq -r '[.workloads[] | .result] | join(",")' "$T/r.json")" = pass,fail,skipped ]
+}

@@ -74,7 +74,13 @@ static int get_image(const struct box_runner_opts *o, const struct box_wl *w, co
         if ((r = box_prepare_pull(o, &ref, path, err)) < 0)
             return r;
     } else if (ref.path[0] != '/' && o->base_dir) {
-        snprintf(path, sizeof(path), "%s/%s", o->base_dir, ref.path);
+        /* Relative to the manifest's directory; failing that, to the
+         * current directory (manifests written from the repository root). */
+        snprintf(path, sizeof(path), "%s/%s/oci-layout", o->base_dir, ref.path);
+        if (access(path, F_OK) == 0)
+            snprintf(path, sizeof(path), "%s/%s", o->base_dir, ref.path);
+        else
+            snprintf(path, sizeof(path), "%s", ref.path);
     } else {
         snprintf(path, sizeof(path), "%s", ref.path);
     }

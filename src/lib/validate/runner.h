@@ -25,7 +25,7 @@ struct box_runner_opts {
     const char *runtime;      /* "box", "crun", "runc": names it in reports */
     const char *runtime_path; /* the executable */
     const char *work_dir;     /* an empty private directory, for bundles and state */
-    const char *base_dir;     /* relative oci: paths are taken from here; NULL: the cwd */
+    const char *base_dir;     /* relative oci: paths: from here, else the cwd; NULL: the cwd */
     const char *skopeo;       /* path of skopeo, for registry images */
     bool insecure_registry;   /* skopeo --src-tls-verify=false (loopback registries) */
     unsigned timeout_s;       /* per run */
