@@ -198,13 +198,13 @@ reason() {
 }
 
 @test "a hanging workload is killed as a whole container at the timeout" {
-    local tag=hang-$RANDOM$RANDOM
-    LAYOUT=$T/img image "$tag" "sleep 7$RANDOM & sleep 8$RANDOM; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
+    local tag=hang-$RANDOM$RANDOM a=7$RANDOM$RANDOM b=8$RANDOM$RANDOM
+    LAYOUT=$T/img image "$tag" "sleep $a & sleep $b; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
     run validate --image "oci:$T/img:$tag" --expect pass --timeout 2 --json "$T/r.json"
     [ "$status" -eq 1 ] || fail "exit $status:\n$output"
     [ "$(result "$tag")" = timeout ]
     [[ $(reason "$tag") == *"no exit within 2s"* ]]
-    ! pgrep -f "sleep [78][0-9]" >/dev/null || fail "left: $(pgrep -af 'sleep [78][0-9]')"
+    ! pgrep -fx "sleep ($a|$b)" >/dev/null || fail "left: $(pgrep -afx "sleep ($a|$b)")"
 }
 
 @test "an output flood is bounded and the verdict still comes from the marker after it" {
@@ -362,8 +362,8 @@ f=/sys/fs/cgroup/unified/cgroup.controllers
 exec unshare -m sh -c 'mount --bind /dev/null "$0" && exec crun "$@"' "$f" "$@"
 EOF
     chmod +x "$T/crun"
-    local tag=hang-$RANDOM$RANDOM
-    LAYOUT=$T/img image "$tag" "sleep 6$RANDOM; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
+    local tag=hang-$RANDOM$RANDOM a=6$RANDOM$RANDOM
+    LAYOUT=$T/img image "$tag" "sleep $a; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
     manifest "$T/m.yaml" smoke-pass=smoke-pass:pass smoke-fail=smoke-fail:fail \
         silent-zero=silent-zero:pass
     echo "  - {name: $tag, image: \"oci:$T/img:$tag\", expect: pass}" >>"$T/m.yaml"
@@ -372,7 +372,7 @@ EOF
     [ "$status" -eq 1 ] || fail "exit $status:\n$output"
     [ "$(jq -r '[.workloads[].result] | join(",")' "$T/r.json")" = pass,fail,invalid,timeout ] ||
         fail "$output"
-    ! pgrep -f "sleep 6[0-9]" >/dev/null || fail "left: $(pgrep -af 'sleep 6[0-9]')"
+    ! pgrep -fx "sleep $a" >/dev/null || fail "left: $(pgrep -afx "sleep $a")"
 }
 
 @test "registry round trip: push with skopeo to docker-registry on loopback, run by digest" {
