@@ -36,7 +36,7 @@ help:
 	@echo "make bench      box vs crun vs runc; box bundle stage vs tar + sha256sum"
 	@echo "make fuzz       libFuzzer targets, each for a bounded time"
 	@echo "make lint       clang-format, cppcheck, shellcheck"
-	@echo "make demo       the main job: a busybox bundle through the lifecycle"
+	@echo "make demo       the main job: build the validation images, run them with box validate"
 	@echo "make install PREFIX=/usr/local"
 
 $(BUILD)/obj/%.o: src/%.c

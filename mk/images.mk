@@ -5,14 +5,16 @@
 # `box run` never loads them; `box image ...` hands over to it.
 
 IMAGE_TOOL_LIBS := -lcrypto -lz -ljansson -lyaml
-OCI_SRC         := $(wildcard src/lib/oci/*.c)
+# layout_read.c and unpack.c (reading, with libarchive) belong to box-validate.
+OCI_SRC         := $(filter-out src/lib/oci/layout_read.c src/lib/oci/unpack.c,\
+                             $(wildcard src/lib/oci/*.c))
 OCI_OBJ         := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(OCI_SRC))
 # The path rules and escaping of src/lib/image/util.c, and base's helpers.
 IMAGE_TOOL_OBJ  := $(OCI_OBJ) $(BUILD)/obj/lib/image/util.o \
                    $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/lib/base/*.c))
 BOX_IMAGE       := $(BUILD)/box-image
 
-OCI_UNIT_SRC := $(wildcard tests/unit/test_oci_*.c)
+OCI_UNIT_SRC := $(filter-out tests/unit/test_oci_read%,$(wildcard tests/unit/test_oci_*.c))
 OCI_UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(OCI_UNIT_SRC))
 
 .PHONY: images install-image unit-oci acceptance-images

@@ -33,6 +33,7 @@ static const char usage[] =
     "  features  print the runtime's features as JSON\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "  image     GPU validation images: build, manifest, publish (box-image)\n"
+    "  validate  run GPU validation images and check their verdicts (box-validate)\n"
     "\n"
     "global options:\n"
     "  --root DIR             state directory (default /run/box)\n"
@@ -159,7 +160,7 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
-    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "image") == 0)
+    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "image") == 0 || strcmp(verb, "validate") == 0)
         return hand_over(verb, argc - optind, argv + optind);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(verb, commands[i].name) == 0) {

@@ -251,6 +251,8 @@ static int symlink_rules(struct ex *x, struct box_node *nd, struct box_err *err)
     for (const char *p = t; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return reject_link(err, "control character in symlink target", nd->path, t);
+    if (x->o->flags & BOX_EXTRACT_ANY_SYMLINK_TARGET)
+        return 0;
     if (t[0] == '/')
         return reject_link(err, "absolute symlink target", nd->path, t);
     int r = box_tree_resolve_symlink(x->tree, nd, x->o->keep);

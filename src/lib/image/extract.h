@@ -45,6 +45,11 @@ struct box_extract_ops {
 #define BOX_EXTRACT_ALLOW_HARDLINKS 0x1u
 #define BOX_EXTRACT_IGNORE_XATTRS   0x2u /* other than security.capability, always refused */
 #define BOX_EXTRACT_THREADED        0x4u /* write from a second thread (tools only) */
+/* Image layers: symlink targets are stored as they are, absolute or climbing
+ * out. Nothing in extraction follows a link (every write refuses them), a
+ * later path through a link in the same archive is still refused, and the
+ * runtime resolves the root filesystem with RESOLVE_IN_ROOT. */
+#define BOX_EXTRACT_ANY_SYMLINK_TARGET 0x8u
 
 struct box_extract_opts {
     struct box_decomp *src;
