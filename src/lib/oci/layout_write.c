@@ -119,8 +119,10 @@ int box_oci_fingerprint(const char *schema, const char *name, const struct box_o
     _cleanup_json_ json_t *c = config_json(cfg, NULL);
     if (!c)
         return box_err_set(err, ENOMEM, "fingerprint: out of memory or a bad config");
-    memcpy(in, inputs, ninputs * sizeof(*in));
-    memcpy(fl, files, nfiles * sizeof(*fl));
+    if (ninputs) /* memcpy's pointers must be valid even for 0 bytes */
+        memcpy(in, inputs, ninputs * sizeof(*in));
+    if (nfiles)
+        memcpy(fl, files, nfiles * sizeof(*fl));
     _cleanup_free_ char *cjson = json_dumps(c, JSON_FLAGS);
     char *text = NULL;
     size_t len = 0;
