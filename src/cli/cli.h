@@ -42,6 +42,9 @@ int box_cmd_update(struct box_cli *cli, int argc, char **argv);
 int box_cmd_list(struct box_cli *cli, int argc, char **argv);
 int box_cmd_spec(struct box_cli *cli, int argc, char **argv);
 int box_cmd_features(struct box_cli *cli, int argc, char **argv);
+/* `box cdi generate` (argv[0] is "generate"), called by the `box cdi` verb. */
+int box_cmd_cdi_generate(struct box_cli *cli, int argc, char **argv);
+int box_cmd_hook(struct box_cli *cli, int argc, char **argv);
 
 /* Parses create/run options shared by both verbs. */
 struct box_create_opts;
