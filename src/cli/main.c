@@ -30,6 +30,7 @@ static const char usage[] =
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
+    "  cdi       CDI devices: list, validate, inject, generate\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "\n"
     "global options:\n"
@@ -50,6 +51,7 @@ static const struct {
     {"exec", box_cmd_exec},     {"pause", box_cmd_pause},   {"resume", box_cmd_resume},
     {"ps", box_cmd_ps},         {"update", box_cmd_update}, {"list", box_cmd_list},
     {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},     {"features", box_cmd_features},
+    {"cdi", box_cmd_cdi},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box
