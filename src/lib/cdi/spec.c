@@ -381,7 +381,7 @@ static int check_hook(struct ctx *c, json_t *h, const char *path)
         return FAIL(c, EINVAL, "%s.path: `%s` must be an absolute path", path, p);
     json_t *arr;
     TRY(get_strings(c, h, "args", path, &arr));
-    if (get_strings(c, h, "env", path, &arr) > 0)
+    if (TRY_INT(get_strings(c, h, "env", path, &arr)) > 0)
         TRY(check_env(c, arr, path, "env"));
     json_int_t t;
     TRY(get_int(c, h, "timeout", path, 1, 0x7fffffff, &t));
@@ -407,8 +407,7 @@ static int check_intel_rdt(struct ctx *c, json_t *r, const char *path)
     TRY(get_bool(c, r, "enableMBM", path, &b));
     char where[PATH_LEN];
     json_t *arr;
-    if (get_strings(c, r, "schemata", path, &arr) < 0)
-        return -c->err->code;
+    TRY(get_strings(c, r, "schemata", path, &arr));
     if (arr && json_array_size(arr)) {
         snprintf(where, sizeof(where), "%s.schemata", path);
         need(c, BOX_CDI_VERSION(1, 1, 0), where);
@@ -493,7 +492,7 @@ static int check_edits(struct ctx *c, json_t *e, const char *path)
     TRY(want_object(c, e, path));
     TRY(check_keys(c, e, path, keys));
     json_t *env;
-    if (get_strings(c, e, "env", path, &env) > 0)
+    if (TRY_INT(get_strings(c, e, "env", path, &env)) > 0)
         TRY(check_env(c, env, path, "env"));
     TRY(check_list(c, e, "deviceNodes", path, check_node));
     TRY(check_list(c, e, "mounts", path, check_mount));
