@@ -16,7 +16,7 @@ CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-# The runtime links only what starting a container needs.
+# The runtime links only what starting a container needs (libyaml: CDI spec files).
 BOX_LIBS := -ljansson -lseccomp -lyaml
 
 BASE_SRC    := $(wildcard src/lib/base/*.c)

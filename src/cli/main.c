@@ -30,7 +30,7 @@ static const char usage[] =
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
-    "  cdi       Container Device Interface: generate the NVIDIA spec\n"
+    "  cdi       CDI devices: list, validate, inject, generate\n"
     "  hook      createContainer hooks named by generated CDI specs\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "\n"
@@ -43,15 +43,6 @@ static const char usage[] =
     "  -v, --version          print the version\n"
     "  -h, --help             print this help\n";
 
-/* `box cdi`: only `generate` until the full `cdi` verb lands. */
-static int cdi_generate_only(struct box_cli *cli, int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "generate") != 0)
-        return box_cli_usage(cli, "cdi", "unknown subcommand `%s`", argc < 2 ? "" : argv[1]);
-    optind = 0;
-    return box_cmd_cdi_generate(cli, argc - 1, argv + 1);
-}
-
 static const struct {
     const char *name;
     int (*fn)(struct box_cli *, int, char **);
@@ -61,7 +52,7 @@ static const struct {
     {"exec", box_cmd_exec},     {"pause", box_cmd_pause},   {"resume", box_cmd_resume},
     {"ps", box_cmd_ps},         {"update", box_cmd_update}, {"list", box_cmd_list},
     {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},     {"features", box_cmd_features},
-    {"cdi", cdi_generate_only}, {"hook", box_cmd_hook},
+    {"cdi", box_cmd_cdi},       {"hook", box_cmd_hook},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box
