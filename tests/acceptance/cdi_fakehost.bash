@@ -18,6 +18,7 @@
 #
 # Every planted file is listed in FAKE_LIBS, FAKE_BINS, FAKE_FIRMWARE so that
 # the tests can assert that generate found exactly these.
+# shellcheck disable=SC2034 # the FAKE_* variables are for the files that source this one
 
 FAKE_VERSION=550.54.14
 FAKE_UUID0=GPU-8f6b2c1e-0d4a-4c3b-9e2f-1a2b3c4d5e6f
@@ -57,12 +58,24 @@ fakehost_lib() {
     rm -f "$dir/.src.c"
 }
 
-fakehost_build() {
-    local h=$1 uvm v=$FAKE_VERSION
+# fakehost_vars DIR: the FAKE_* variables of a host that fakehost_build made.
+fakehost_vars() {
+    local h=$1 v=$FAKE_VERSION
     FAKE_ROOT=$h
     FAKE_DEV=$h/dev
     FAKE_DRIVER=$h/driver
     FAKE_PROC=$h/proc
+    FAKE_LIBS=("$FAKE_LIBDIR/libcuda.so.$v" "$FAKE_LIBDIR/libnvidia-ml.so.$v"
+        "$FAKE_LIBDIR/libnvidia-ptxjitcompiler.so.$v" "$FAKE_LIBDIR/libnvidia-tls.so.$v"
+        "$FAKE_NVVMDIR/libnvidia-nvvm.so.$v")
+    FAKE_FIRMWARE=("/lib/firmware/nvidia/$v/gsp_ga10x.bin" "/lib/firmware/nvidia/$v/gsp_tu10x.bin")
+    FAKE_BINS=(/usr/bin/nvidia-smi /usr/bin/nvidia-debugdump /usr/bin/nvidia-persistenced)
+    FAKE_SOCKETS=(/run/nvidia-persistenced/socket)
+}
+
+fakehost_build() {
+    local h=$1 uvm v=$FAKE_VERSION
+    fakehost_vars "$h"
     uvm=$(fakehost_uvm_major)
     FAKE_UVM_MAJOR=$uvm
 
@@ -97,9 +110,6 @@ fakehost_build() {
     fakehost_lib "$d$FAKE_NVVMDIR" "libnvidia-nvvm.so.$v" libnvidia-nvvm.so.4
     fakehost_lib "$d$FAKE_LIBDIR" libnvidia-old.so.470.1 libnvidia-old.so.1
     printf 'not an ELF file\n' >"$d$FAKE_LIBDIR/libnvidia-tls.so.$v"
-    FAKE_LIBS=("$FAKE_LIBDIR/libcuda.so.$v" "$FAKE_LIBDIR/libnvidia-ml.so.$v"
-        "$FAKE_LIBDIR/libnvidia-ptxjitcompiler.so.$v" "$FAKE_LIBDIR/libnvidia-tls.so.$v"
-        "$FAKE_NVVMDIR/libnvidia-nvvm.so.$v")
     mkdir -p "$d/etc"
     printf '%s\n%s\n' "$FAKE_LIBDIR" "$FAKE_NVVMDIR" >"$d/etc/ld.so.conf"
     ldconfig -r "$d"
@@ -115,7 +125,6 @@ fakehost_build() {
     cp "$d/usr/lib/nvidia/bin/nvidia-debugdump" "$d/usr/bin/"
     ln -s /usr/lib/nvidia/bin/nvidia-persistenced "$d/usr/bin/nvidia-persistenced"
     printf 'not executable\n' >"$d/usr/bin/nvidia-cuda-mps-control"
-    FAKE_BINS=(/usr/bin/nvidia-smi /usr/bin/nvidia-debugdump /usr/bin/nvidia-persistenced)
 
     # GSP firmware, and something that is not firmware beside it
     mkdir -p "$d/lib/firmware/nvidia/$v" "$d/lib/firmware/nvidia/470.1"
@@ -123,13 +132,11 @@ fakehost_build() {
     head -c 4096 /dev/urandom >"$d/lib/firmware/nvidia/$v/gsp_tu10x.bin"
     printf 'x\n' >"$d/lib/firmware/nvidia/$v/README"
     head -c 16 /dev/urandom >"$d/lib/firmware/nvidia/470.1/gsp_old.bin"
-    FAKE_FIRMWARE=("/lib/firmware/nvidia/$v/gsp_ga10x.bin" "/lib/firmware/nvidia/$v/gsp_tu10x.bin")
 
     # the persistence daemon's socket (a real one, left bound)
     mkdir -p "$d/run/nvidia-persistenced"
     python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
         "$d/run/nvidia-persistenced/socket"
-    FAKE_SOCKETS=(/run/nvidia-persistenced/socket)
 }
 
 # fakehost_info FILE MINOR UUID PCI: a GPU's information file, as the driver
