@@ -379,7 +379,7 @@ static int check_hook(struct ctx *c, json_t *h, const char *path)
     TRY(get_string(c, h, "path", path, true, BOX_CDI_MAX_STRING, &p));
     if (p[0] != '/')
         return FAIL(c, EINVAL, "%s.path: `%s` must be an absolute path", path, p);
-    json_t *arr;
+    json_t *arr = NULL;
     TRY(get_strings(c, h, "args", path, &arr));
     if (TRY_INT(get_strings(c, h, "env", path, &arr)) > 0)
         TRY(check_env(c, arr, path, "env"));
@@ -406,7 +406,7 @@ static int check_intel_rdt(struct ctx *c, json_t *r, const char *path)
     TRY(get_bool(c, r, "enableCMT", path, &b));
     TRY(get_bool(c, r, "enableMBM", path, &b));
     char where[PATH_LEN];
-    json_t *arr;
+    json_t *arr = NULL;
     TRY(get_strings(c, r, "schemata", path, &arr));
     if (arr && json_array_size(arr)) {
         snprintf(where, sizeof(where), "%s.schemata", path);
@@ -448,7 +448,7 @@ static int check_gids(struct ctx *c, json_t *e, const char *path)
 static int check_net_devices(struct ctx *c, json_t *e, const char *path)
 {
     static const char *const keys[] = {"hostInterfaceName", "name", NULL};
-    json_t *arr;
+    json_t *arr = NULL;
     TRY(get_objects(c, e, "netDevices", path, BOX_CDI_MAX_ITEMS, &arr));
     size_t i;
     json_t *d;
@@ -471,7 +471,7 @@ static int check_net_devices(struct ctx *c, json_t *e, const char *path)
 static int check_list(struct ctx *c, json_t *e, const char *key, const char *path,
                       int (*check)(struct ctx *, json_t *, const char *))
 {
-    json_t *arr;
+    json_t *arr = NULL;
     TRY(get_objects(c, e, key, path, BOX_CDI_MAX_ITEMS, &arr));
     size_t i;
     json_t *o;
@@ -491,7 +491,7 @@ static int check_edits(struct ctx *c, json_t *e, const char *path)
                                        "intelRdt", "additionalGids", "netDevices", NULL};
     TRY(want_object(c, e, path));
     TRY(check_keys(c, e, path, keys));
-    json_t *env;
+    json_t *env = NULL;
     if (TRY_INT(get_strings(c, e, "env", path, &env)) > 0)
         TRY(check_env(c, env, path, "env"));
     TRY(check_list(c, e, "deviceNodes", path, check_node));
