@@ -230,7 +230,7 @@ static int read_gpus(struct gen_ctx *c, struct box_err *err)
         r = box_err_set(err, ENOENT, "no NVIDIA GPU: %s `%s`: `%s` is empty", c->proc.flag,
                         c->proc.path, dir);
     /* NVML numbers GPUs in PCI bus order; so do the index names. */
-    if (r >= 0)
+    if (r >= 0 && n)
         qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; r >= 0 && i < n; i++)
         r = read_gpu(c, names[i], err);
@@ -360,7 +360,7 @@ static int read_firmware(struct gen_ctx *c, struct box_err *err)
         r = gen_list_dir(fd, dir, &names, &n, BOX_GEN_MAX_FILES, err);
     else
         close(fd);
-    if (r >= 0)
+    if (r >= 0 && n)
         qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; r >= 0 && i < n; i++) {
         size_t l = strlen(names[i]);

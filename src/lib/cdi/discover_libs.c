@@ -289,8 +289,12 @@ int gen_read_libraries(struct gen_ctx *c, struct box_err *err)
     gen_strv_free(dirs, n);
     if (r < 0)
         return r;
-    qsort(c->h->mounts, c->h->n_libs, sizeof(*c->h->mounts), cmp_file);
-    qsort(c->h->links, c->h->n_links, sizeof(*c->h->links), cmp_link);
-    qsort(c->h->lib_dirs, c->h->n_lib_dirs, sizeof(*c->h->lib_dirs), cmp_str);
+    /* qsort must not see a NULL array, even an empty one. */
+    if (c->h->n_libs)
+        qsort(c->h->mounts, c->h->n_libs, sizeof(*c->h->mounts), cmp_file);
+    if (c->h->n_links)
+        qsort(c->h->links, c->h->n_links, sizeof(*c->h->links), cmp_link);
+    if (c->h->n_lib_dirs)
+        qsort(c->h->lib_dirs, c->h->n_lib_dirs, sizeof(*c->h->lib_dirs), cmp_str);
     return check_found(c, err);
 }
