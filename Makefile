@@ -16,13 +16,14 @@ CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-# The runtime links only what starting a container needs.
-BOX_LIBS := -ljansson -lseccomp
+# The runtime links only what starting a container needs (libyaml: CDI spec files).
+BOX_LIBS := -ljansson -lseccomp -lyaml
 
 BASE_SRC    := $(wildcard src/lib/base/*.c)
 RUNTIME_SRC := $(wildcard src/lib/runtime/*.c)
+CDI_SRC     := $(wildcard src/lib/cdi/*.c)
 CLI_SRC     := $(wildcard src/cli/*.c)
-LIB_OBJ     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(BASE_SRC) $(RUNTIME_SRC))
+LIB_OBJ     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(BASE_SRC) $(RUNTIME_SRC) $(CDI_SRC))
 CLI_OBJ     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 
 .PHONY: all test unit acceptance bench lint fuzz install clean help demo

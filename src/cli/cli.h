@@ -4,6 +4,7 @@
 #define BOX_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/base/err.h"
 
@@ -43,10 +44,19 @@ int box_cmd_update(struct box_cli *cli, int argc, char **argv);
 int box_cmd_list(struct box_cli *cli, int argc, char **argv);
 int box_cmd_spec(struct box_cli *cli, int argc, char **argv);
 int box_cmd_features(struct box_cli *cli, int argc, char **argv);
+/* `box cdi list|validate|inject|generate` (cmd_cdi.c); generate lives in
+ * cmd_cdi_generate.c. */
+int box_cmd_cdi(struct box_cli *cli, int argc, char **argv);
+int box_cmd_cdi_generate(struct box_cli *cli, int argc, char **argv);
+int box_cmd_hook(struct box_cli *cli, int argc, char **argv);
 
 /* Parses create/run options shared by both verbs. */
 struct box_create_opts;
 int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **argv,
                          struct box_create_opts *o, bool *detach);
+/* Appends value to a repeatable option's list of at most max entries;
+ * -1 after printing a usage error. */
+int box_cli_add_repeated(struct box_cli *cli, const char *cmd, const char *opt, const char **list,
+                         size_t *n, size_t max, const char *value);
 
 #endif

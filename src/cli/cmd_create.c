@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "lib/base/parse.h"
+#include "lib/cdi/cdi.h"
 #include "lib/runtime/container.h"
 
 static const char create_usage[] =
@@ -12,7 +13,10 @@ static const char create_usage[] =
     "      --pid-file FILE       write the init's pid to FILE\n"
     "      --console-socket SOCK send the pty master to this unix socket\n"
     "      --no-pivot            use MS_MOVE and chroot instead of pivot_root\n"
-    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n";
+    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n"
+    "      --device NAME         add a CDI device (vendor/class=name); repeatable\n"
+    "      --cdi-spec-dir DIR    search CDI specs here instead of /etc/cdi, /var/run/cdi;\n"
+    "                            repeatable, a later directory wins\n";
 
 static const char run_usage[] =
     "usage: box run [options] ID\n"
@@ -21,7 +25,22 @@ static const char run_usage[] =
     "      --pid-file FILE       write the init's pid to FILE\n"
     "      --console-socket SOCK send the pty master to this unix socket\n"
     "      --no-pivot            use MS_MOVE and chroot instead of pivot_root\n"
-    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n";
+    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n"
+    "      --device NAME         add a CDI device (vendor/class=name); repeatable\n"
+    "      --cdi-spec-dir DIR    search CDI specs here instead of /etc/cdi, /var/run/cdi;\n"
+    "                            repeatable, a later directory wins\n";
+
+/* Appends a repeatable option's value to a bounded list. */
+int box_cli_add_repeated(struct box_cli *cli, const char *cmd, const char *opt, const char **list,
+                         size_t *n, size_t max, const char *value)
+{
+    if (*n == max)
+        return -box_cli_usage(cli, cmd, "%s: given more than %zu times", opt, max);
+    if (!*value)
+        return -box_cli_usage(cli, cmd, "%s: must not be empty", opt);
+    list[(*n)++] = value;
+    return 0;
+}
 
 int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **argv,
                          struct box_create_opts *o, bool *detach)
@@ -35,9 +54,13 @@ int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **
         {"detach", no_argument, 0, 'd'},
         {"no-new-keyring", no_argument, 0, 'k'},
         {"keep", no_argument, 0, 'K'},
+        {"device", required_argument, 0, 'D'},
+        {"cdi-spec-dir", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* Static: the lists outlive this call, as argv does. */
+    static const char *devices[BOX_CDI_MAX_REQUESTS], *dirs[BOX_CDI_MAX_DIRS];
     bool is_run = strcmp(cmd, "run") == 0;
     int c;
     opterr = 0;
@@ -70,6 +93,18 @@ int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **
             if (!is_run)
                 return -box_cli_usage(cli, cmd, "unknown option `--detach`");
             *detach = true;
+            break;
+        case 'D':
+            if (box_cli_add_repeated(cli, cmd, "--device", devices, &o->n_cdi_devices,
+                                     BOX_CDI_MAX_REQUESTS, optarg) < 0)
+                return -1;
+            o->cdi_devices = devices;
+            break;
+        case 'S':
+            if (box_cli_add_repeated(cli, cmd, "--cdi-spec-dir", dirs, &o->n_cdi_spec_dirs,
+                                     BOX_CDI_MAX_DIRS, optarg) < 0)
+                return -1;
+            o->cdi_spec_dirs = dirs;
             break;
         case 'k':
         case 'K':

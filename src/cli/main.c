@@ -31,6 +31,8 @@ static const char usage[] =
     "  list      list containers\n"
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
+    "  cdi       CDI devices: list, validate, inject, generate\n"
+    "  hook      createContainer hooks named by generated CDI specs\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "  image     GPU validation images: build, manifest, publish (box-image)\n"
     "  validate  run GPU validation images and check their verdicts (box-validate)\n"
@@ -53,7 +55,7 @@ static const struct {
     {"exec", box_cmd_exec},     {"pause", box_cmd_pause},   {"resume", box_cmd_resume},
     {"ps", box_cmd_ps},         {"update", box_cmd_update}, {"list", box_cmd_list},
     {"ps-list", box_cmd_list},  {"spec", box_cmd_spec},     {"features", box_cmd_features},
-    {"events", box_cmd_events},
+    {"events", box_cmd_events}, {"cdi", box_cmd_cdi},       {"hook", box_cmd_hook},
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box

@@ -21,6 +21,12 @@ struct box_create_opts {
     int console_fd;
     bool no_pivot;
     unsigned preserve_fds;
+    /* CDI: devices requested with --device, and --cdi-spec-dir (NULL: the
+     * default directories). Applied to config.json before it is parsed. */
+    const char *const *cdi_devices;
+    size_t n_cdi_devices;
+    const char *const *cdi_spec_dirs;
+    size_t n_cdi_spec_dirs;
 };
 
 /* create: on success *pid is the container's init. */

@@ -20,6 +20,7 @@
 
 #include "lib/base/fs.h"
 #include "lib/base/parse.h"
+#include "lib/cdi/cdi.h"
 #include "lib/runtime/cgroup.h"
 #include "lib/runtime/container.h"
 #include "lib/runtime/create.h"
@@ -45,6 +46,31 @@ void box_rfc3339_now(char *buf, size_t len)
     snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
 }
 
+/* config.json, with the edits of the CDI devices it asks for (or that
+ * --device asks for) applied before box's parser sees it: what the
+ * container, its hooks and `exec` see is the edited config. A config that
+ * requests nothing is parsed as it is, with no spec directory read. */
+static int load_config(int bfd, const struct box_create_opts *o, struct box_spec *spec,
+                       struct box_err *err)
+{
+    _cleanup_free_ char *text = NULL, *edited = NULL;
+    size_t len = 0, elen = 0;
+    memset(spec, 0, sizeof(*spec));
+    if (box_read_file(bfd, "config.json", BOX_SPEC_MAX_BYTES, &text, &len, err) < 0)
+        return -err->code;
+    struct box_cdi_inject_opts ci = {
+        .devices = o->cdi_devices,
+        .n_devices = o->n_cdi_devices,
+        .dirs = o->cdi_spec_dirs,
+        .n_dirs = o->n_cdi_spec_dirs,
+        .refuse_net_devices = true,
+    };
+    int r = box_cdi_inject_text(text, len, &ci, &edited, &elen, err);
+    if (r < 0)
+        return r;
+    return r > 0 ? box_spec_parse(edited, elen, spec, err) : box_spec_parse(text, len, spec, err);
+}
+
 /* Everything that can be checked before touching the system. */
 static int prepare(const struct box_create_opts *o, struct box_prepared *pp, struct box_err *err)
 {
@@ -56,7 +82,7 @@ static int prepare(const struct box_create_opts *o, struct box_prepared *pp, str
     _cleanup_close_ int bfd = open(pp->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0)
         return box_err_sys(err, errno, "bundle `%s`", pp->bundle);
-    if (box_spec_load(bfd, &pp->spec, err) < 0 || box_spec_validate(&pp->spec, err) < 0)
+    if (load_config(bfd, o, &pp->spec, err) < 0 || box_spec_validate(&pp->spec, err) < 0)
         return box_err_prefix(err, "bundle `%s`", pp->bundle);
     char root[PATH_MAX * 2];
     const char *rp = pp->spec.root_path;

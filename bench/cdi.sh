@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# CDI rows of `make bench` (docs/benchmarks.md): `box cdi generate` on the
+# fake NVIDIA host of the test suite, and `box run` of /bin/true with
+# nvidia.com/gpu=all from that host's spec against the same run without
+# devices, interleaved round by round; medians and their ratio.
+#
+#   bench/cdi.sh                 what `make bench` runs
+#   BENCH_CDI_ROUNDS=51 bench/cdi.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+BOX=${BOX:-$repo/build/box}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+ROUNDS=${BENCH_CDI_ROUNDS:-21}
+
+say() { printf 'bench cdi: %s\n' "$*" >&2; }
+if [ "$(id -u)" != 0 ]; then
+    say "skipped: needs root (mknod for the fake host, containers)"
+    exit 0
+fi
+for tool in gcc jq ldconfig python3; do
+    command -v "$tool" >/dev/null || {
+        say "skipped: $tool is not installed"
+        exit 0
+    }
+done
+
+work=$(mktemp -d /tmp/box-bench-cdi.XXXXXX)
+state=$work/state
+cleanup() {
+    "$BOX" --root "$state" list -q 2>/dev/null | while read -r id; do
+        "$BOX" --root "$state" delete --force "$id" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# shellcheck source=tests/acceptance/cdi_fakehost.bash
+. "$repo/tests/acceptance/cdi_fakehost.bash"
+fakehost_build "$work/host"
+
+now_us() {
+    local t
+    t=$(date +%s%N)
+    echo $((t / 1000))
+}
+
+# median: of the numbers on stdin.
+median() {
+    sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+
+gen() {
+    "$BOX" cdi generate --driver-root "$FAKE_DRIVER" --dev-root "$FAKE_DEV" \
+        --proc-root "$FAKE_PROC" "$@"
+}
+
+: >"$work/gen.us"
+for _ in $(seq "$ROUNDS"); do
+    t0=$(now_us)
+    gen --output "$work/nvidia.yaml"
+    echo $(($(now_us) - t0)) >>"$work/gen.us"
+done
+printf '%-44s %10s us\n' "box cdi generate (fake host, 2 GPUs)" "$(median <"$work/gen.us")"
+
+if ! "$BOX" run --help 2>&1 | grep -q -- '--device'; then
+    say "run rows skipped: this box has no run --device"
+    exit 0
+fi
+mkdir -p "$work/cdi" "$work/bundle/rootfs/bin" "$state"
+mv "$work/nvidia.yaml" "$work/cdi/"
+cp "$BUSYBOX" "$work/bundle/rootfs/bin/busybox"
+ln -s busybox "$work/bundle/rootfs/bin/true"
+(cd "$work/bundle" && "$BOX" spec)
+jq '.process.terminal = false | .process.args = ["/bin/true"] | .root.readonly = false' \
+    "$work/bundle/config.json" >"$work/c" && mv "$work/c" "$work/bundle/config.json"
+
+: >"$work/plain.us"
+: >"$work/gpu.us"
+for i in $(seq "$ROUNDS"); do
+    t0=$(now_us)
+    "$BOX" --root "$state" run --bundle "$work/bundle" "p$i" </dev/null >/dev/null
+    echo $(($(now_us) - t0)) >>"$work/plain.us"
+    t0=$(now_us)
+    "$BOX" --root "$state" run --bundle "$work/bundle" --cdi-spec-dir "$work/cdi" \
+        --device nvidia.com/gpu=all "g$i" </dev/null >/dev/null
+    echo $(($(now_us) - t0)) >>"$work/gpu.us"
+done
+plain=$(median <"$work/plain.us")
+gpu=$(median <"$work/gpu.us")
+printf '%-44s %10s us\n' "box run /bin/true" "$plain"
+printf '%-44s %10s us\n' "box run /bin/true --device nvidia.com/gpu=all" "$gpu"
+awk -v g="$gpu" -v p="$plain" 'BEGIN {printf "%-44s %10.2fx (target <= 1.10x)\n", "gpu=all / no devices", g / p}'

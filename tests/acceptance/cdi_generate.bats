@@ -1,0 +1,295 @@
+#!/usr/bin/env bats
+# `box cdi generate` on a fake NVIDIA host (cdi_fakehost.bash), `box hook`,
+# and the generated spec end to end through `box run --device`.
+# shellcheck disable=SC2016,SC2154,SC2030,SC2031
+
+load helpers
+load cdi_fakehost
+
+setup_file() {
+    acc_setup_file
+    [ -z "${ACC_SKIP_REASON:-}" ] || return 0
+    command -v gcc >/dev/null || fail "gcc is needed to build the fake libraries" || return
+    fakehost_build "$ACC_DIR/host"
+}
+teardown_file() { acc_teardown_file; }
+setup() {
+    acc_setup
+    fakehost_vars "$ACC_DIR/host"
+    SPECS=$ACC_DIR/specs.$BATS_TEST_NUMBER
+    mkdir -p "$SPECS"
+}
+teardown() {
+    rm -rf "$SPECS"
+    acc_teardown
+}
+
+# gen [ARGS...]: generate over the fake host.
+gen() {
+    "$BOX" cdi generate --driver-root "$FAKE_DRIVER" --dev-root "$FAKE_DEV" \
+        --proc-root "$FAKE_PROC" "$@"
+}
+
+# sorted JQ FILE: a jq query's lines, sorted.
+sorted() {
+    jq -r "$1" "$2" | sort
+}
+
+# expect_lines TEXT LINE...: TEXT is exactly these lines, in any order.
+expect_lines() {
+    local got want
+    got=$(sort <<<"$1")
+    shift
+    want=$(printf '%s\n' "$@" | sort)
+    [ "$got" = "$want" ] || fail "expected:\n$want\ngot:\n$got"
+}
+
+@test "cdi generate: finds exactly what the fake host has, by index, UUID and all" {
+    gen --format json >"$SPECS/nvidia.json"
+    local s=$SPECS/nvidia.json v=$FAKE_VERSION l=$FAKE_LIBDIR
+    [ "$(jq -r .cdiVersion "$s")" = 0.5.0 ] || fail "cdiVersion: $(jq -r .cdiVersion "$s")"
+    [ "$(jq -r .kind "$s")" = nvidia.com/gpu ]
+    expect_lines "$(jq -r '.devices[].name' "$s")" 0 1 "$FAKE_UUID0" "$FAKE_UUID1" all
+    # index 0 is the first GPU in PCI order: nvidia0 and its DRM nodes; no decoy nvidia7
+    expect_lines "$(jq -r '.devices[] | select(.name == "0") | .containerEdits.deviceNodes[] |
+        .path + " " + .hostPath' "$s")" \
+        "/dev/nvidia0 $FAKE_DEV/dev/nvidia0" "/dev/dri/card1 $FAKE_DEV/dev/dri/card1" \
+        "/dev/dri/renderD128 $FAKE_DEV/dev/dri/renderD128"
+    expect_lines "$(jq -r --arg u "$FAKE_UUID1" '.devices[] | select(.name == $u) |
+        .containerEdits.deviceNodes[].path' "$s")" /dev/nvidia1
+    expect_lines "$(jq -r '.devices[] | select(.name == "all") |
+        .containerEdits.deviceNodes[].path' "$s")" \
+        /dev/nvidia0 /dev/nvidia1 /dev/dri/card1 /dev/dri/renderD128
+    expect_lines "$(sorted '.containerEdits.deviceNodes[].path' "$s")" \
+        /dev/nvidiactl /dev/nvidia-modeset /dev/nvidia-uvm /dev/nvidia-uvm-tools
+    # libraries of this version only (not libnvidia-old.so.470.1), one found only
+    # through the linker cache; binaries; this version's GSP firmware; the socket
+    expect_lines "$(sorted '.containerEdits.mounts[].containerPath' "$s")" \
+        "${FAKE_LIBS[@]}" "${FAKE_BINS[@]}" "${FAKE_FIRMWARE[@]}" "${FAKE_SOCKETS[@]}"
+    [ "$(jq -r '[.containerEdits.mounts[].options | join(",")] | unique | .[]' "$s")" = \
+        ro,nosuid,nodev,rbind,rprivate ]
+    # hostPath is on the host, the symlinked binary resolved inside the driver root
+    [ "$(jq -r '.containerEdits.mounts[] | select(.containerPath == "/usr/bin/nvidia-smi") |
+        .hostPath' "$s")" = "$FAKE_DRIVER/usr/lib/nvidia/bin/nvidia-smi" ]
+    [ "$(jq -r '.containerEdits.mounts[] | select(.containerPath | endswith("libcuda.so.'"$v"'")) |
+        .hostPath' "$s")" = "$FAKE_DRIVER$l/libcuda.so.$v" ]
+    # the hooks name box itself: soname links from the real SONAMEs, the cache folders
+    [ "$(jq -r '[.containerEdits.hooks[].path] | unique | .[]' "$s")" = "$BOX" ]
+    expect_lines "$(jq -r '.containerEdits.hooks[0].args[3:][]' "$s" | grep -v '^--link$')" \
+        "libcuda.so.$v::$l/libcuda.so.1" "libcuda.so.1::$l/libcuda.so" \
+        "libnvidia-ml.so.$v::$l/libnvidia-ml.so.1" "libnvidia-ml.so.1::$l/libnvidia-ml.so" \
+        "libnvidia-ptxjitcompiler.so.$v::$l/libnvidia-ptxjitcompiler.so.1" \
+        "libnvidia-ptxjitcompiler.so.1::$l/libnvidia-ptxjitcompiler.so" \
+        "libnvidia-nvvm.so.$v::$FAKE_NVVMDIR/libnvidia-nvvm.so.4" \
+        "libnvidia-nvvm.so.4::$FAKE_NVVMDIR/libnvidia-nvvm.so"
+    [ "$(jq -c '.containerEdits.hooks[1].args' "$s")" = \
+        "[\"box\",\"hook\",\"update-ldcache\",\"--folder\",\"$l\",\"--folder\",\"$FAKE_NVVMDIR\"]" ]
+    run "$BOX" cdi validate "$s"
+    assert_status 0
+}
+
+@test "cdi generate: YAML by default, the same spec as JSON" {
+    gen >"$SPECS/nvidia.yaml"
+    gen --format json >"$SPECS/nvidia.json"
+    head -n 1 "$SPECS/nvidia.yaml" | grep -qx 'cdiVersion: "0.5.0"'
+    python3 -c 'import json, sys, yaml
+a = yaml.safe_load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+sys.exit(0 if a == b else "YAML and JSON differ")' "$SPECS/nvidia.yaml" "$SPECS/nvidia.json"
+    run "$BOX" cdi validate "$SPECS/nvidia.yaml"
+    assert_status 0
+}
+
+@test "cdi generate: --output writes atomically; the format follows the extension" {
+    printf 'old\n' >"$SPECS/nvidia.json"
+    gen --output "$SPECS/nvidia.json"
+    jq -e '.kind == "nvidia.com/gpu"' "$SPECS/nvidia.json" >/dev/null
+    gen -o "$SPECS/nvidia.yaml"
+    grep -qx 'kind: nvidia.com/gpu' "$SPECS/nvidia.yaml"
+    expect_lines "$(ls -A "$SPECS")" nvidia.json nvidia.yaml
+    [ "$(stat -c %a "$SPECS/nvidia.yaml")" = 644 ]
+    run --separate-stderr gen --output "$SPECS/missing/nvidia.yaml"
+    assert_one_line_error "--output" "missing/nvidia.yaml"
+    expect_lines "$(ls -A "$SPECS")" nvidia.json nvidia.yaml
+}
+
+@test "cdi generate: --device-name-strategy and --hook-path" {
+    gen --format json --device-name-strategy uuid --hook-path /opt/box/bin/box >"$SPECS/u.json"
+    expect_lines "$(jq -r '.devices[].name' "$SPECS/u.json")" "$FAKE_UUID0" "$FAKE_UUID1" all
+    # no name starting with a digit, but node hostPaths still need 0.5.0
+    [ "$(jq -r .cdiVersion "$SPECS/u.json")" = 0.5.0 ]
+    [ "$(jq -r '[.. | .path? // empty | select(startswith("/opt"))] | unique | .[]' \
+        "$SPECS/u.json")" = /opt/box/bin/box ]
+    gen --format json --device-name-strategy index >"$SPECS/i.json"
+    expect_lines "$(jq -r '.devices[].name' "$SPECS/i.json")" 0 1 all
+    run --separate-stderr gen --device-name-strategy index,serial
+    assert_one_line_error "--device-name-strategy" "serial"
+    run --separate-stderr gen --format toml
+    assert_one_line_error "--format" "toml"
+    run --separate-stderr gen --hook-path relative/box
+    assert_one_line_error "--hook-path" "relative/box"
+}
+
+@test "cdi generate: bad roots fail with one line naming what is missing" {
+    run --separate-stderr "$BOX" cdi generate --driver-root "$ACC_DIR/nowhere"
+    assert_one_line_error "--driver-root" "nowhere" "No such file"
+    run --separate-stderr gen --proc-root "$FAKE_DRIVER"
+    assert_one_line_error "no NVIDIA GPU" "--proc-root" "/proc/driver/nvidia/gpus"
+    run --separate-stderr gen --dev-root "$FAKE_DRIVER"
+    assert_one_line_error "/dev/nvidia0" "--dev-root"
+    run --separate-stderr gen --driver-root "$BUNDLE/rootfs"
+    assert_one_line_error "libcuda.so.$FAKE_VERSION" "--driver-root"
+    # a GPU whose information names a minor with no node; a broken information file
+    local p=$ACC_DIR/proc.$BATS_TEST_NUMBER
+    cp -a "$FAKE_PROC" "$p"
+    sed -i 's/Device Minor: .*/Device Minor: \t 9/' "$p/proc/driver/nvidia/gpus/$FAKE_PCI1/information"
+    run --separate-stderr gen --proc-root "$p" -o "$SPECS/x.yaml"
+    assert_one_line_error "$FAKE_PCI1" "/dev/nvidia9"
+    sed -i 's/GPU UUID: .*/GPU UUID: nope/' "$p/proc/driver/nvidia/gpus/$FAKE_PCI1/information"
+    run --separate-stderr gen --proc-root "$p" -o "$SPECS/x.yaml"
+    assert_one_line_error "GPU UUID" "nope" "information"
+    # a corrupt linker cache is named
+    local d=$ACC_DIR/drv.$BATS_TEST_NUMBER
+    cp -a "$FAKE_DRIVER" "$d"
+    head -c 100 "$FAKE_DRIVER/etc/ld.so.cache" >"$d/etc/ld.so.cache"
+    run --separate-stderr gen --driver-root "$d" --dev-root "$FAKE_DEV" -o "$SPECS/x.yaml"
+    assert_one_line_error "ld.so.cache" "do not fit"
+    rm -rf "$p" "$d"
+    [ -z "$(ls -A "$SPECS")" ] || fail "a failed generate left: $(ls -A "$SPECS")"
+}
+
+@test "cdi generate: the version from libcuda's name when proc has none" {
+    local p=$ACC_DIR/proc.$BATS_TEST_NUMBER
+    cp -a "$FAKE_PROC" "$p"
+    rm "$p/proc/driver/nvidia/version"
+    gen --proc-root "$p" --format json >"$SPECS/n.json"
+    jq -r '.containerEdits.mounts[].containerPath' "$SPECS/n.json" |
+        grep -qx "/lib/firmware/nvidia/$FAKE_VERSION/gsp_ga10x.bin"
+    rm -rf "$p"
+}
+
+# state ROOTFS: the OCI state a hook receives.
+state() {
+    jq -nc --arg r "$1" --arg b "$(dirname "$1")" \
+        '{ociVersion: "1.2.0", id: "x", status: "creating", pid: 1, bundle: $b, root: {path: $r}}'
+}
+
+@test "hook create-symlinks: links inside the root only, never through the image's symlinks" {
+    local r=$BUNDLE/rootfs sentinel=$ACC_DIR/sentinel.$BATS_TEST_NUMBER
+    mkdir -p "$sentinel" "$r/usr/lib"
+    # the image plants an absolute symlink to a host directory, and a relative one
+    ln -s "$sentinel" "$r/usr/lib/x86_64-linux-gnu"
+    mkdir -p "$r$sentinel"
+    ln -s ../../.."$sentinel" "$r/usr/escape"
+    state "$r" | "$BOX" hook create-symlinks --link libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so \
+        --link target::/usr/escape/link --link ../card1::/dev/dri/by-path/pci-x-card
+    [ -z "$(ls -A "$sentinel")" ] || fail "written outside the root: $(ls -A "$sentinel")"
+    [ "$(readlink "$r$sentinel/libcuda.so")" = libcuda.so.1 ]
+    [ "$(readlink "$r$sentinel/link")" = target ]
+    [ "$(readlink "$r/dev/dri/by-path/pci-x-card")" = ../card1 ]
+    # an existing link is replaced, a directory in the way is an error
+    state "$r" | "$BOX" hook create-symlinks --link other::/usr/escape/link
+    [ "$(readlink "$r$sentinel/link")" = other ]
+    mkdir -p "$r/in/way"
+    run --separate-stderr "$BOX" hook create-symlinks --link x::/in/way < <(state "$r")
+    assert_one_line_error "/in/way" "directory"
+    run --separate-stderr "$BOX" hook create-symlinks --link x::/a/../b < <(state "$r")
+    assert_one_line_error "clean absolute path"
+    run --separate-stderr "$BOX" hook create-symlinks --link x::/y < <(echo '{"bundle": 1}')
+    assert_one_line_error "state"
+    [ -z "$(ls -A "$sentinel")" ]
+}
+
+@test "hook update-ldcache: the host's static ldconfig, chrooted, writes the root's cache" {
+    local r=$BUNDLE/rootfs l=$FAKE_LIBDIR sentinel=$ACC_DIR/sentinel.$BATS_TEST_NUMBER
+    mkdir -p "$r$l" "$sentinel"
+    cp "$FAKE_DRIVER$l/libcuda.so.$FAKE_VERSION" "$r$l/"
+    ln -s "libcuda.so.$FAKE_VERSION" "$r$l/libcuda.so.1"
+    # an image ldconfig that must never run, and a conf.d that leads to the host
+    printf '#!/bin/sh\ntouch %s/image-ldconfig-ran\n' "$sentinel" >"$r/bin/ldconfig"
+    chmod 755 "$r/bin/ldconfig"
+    mkdir -p "$r/etc"
+    ln -s "$sentinel" "$r/etc/ld.so.conf.d"
+    mkdir -p "$r$sentinel"
+    state "$r" | "$BOX" hook update-ldcache --folder "$l"
+    [ -z "$(ls -A "$sentinel")" ] || fail "written outside the root: $(ls -A "$sentinel")"
+    grep -qx "$l" "$r$sentinel/000-box-cdi.conf"
+    ldconfig -p -C "$r/etc/ld.so.cache" | grep -q "libcuda.so.1 (libc6,x86-64) => $l/libcuda.so.1"
+    run --separate-stderr "$BOX" hook update-ldcache --folder "$l" --ldconfig /bin/sh < <(state "$r")
+    assert_one_line_error "ldconfig" "/bin/sh" "static"
+    run --separate-stderr "$BOX" hook update-ldcache --folder 'a
+b' < <(state "$r")
+    assert_failed
+}
+
+# ---- end to end: the generated spec through box run --device ---------------------
+
+# require_device_injection: skip unless `box run` takes --device.
+require_device_injection() {
+    require_box "CDI injection"
+    "$BOX" run --help 2>&1 | grep -q -- '--device' ||
+        skip "box run --device is not supported by this build"
+}
+
+# e2e_bundle: the bundle runs a shell with the host's glibc copied in, so that
+# a dynamic program can dlopen libcuda.so.1 inside the container.
+e2e_bundle() {
+    local r=$BUNDLE/rootfs so
+    mkdir -p "$r/lib64" "$r/lib/x86_64-linux-gnu" "$r$FAKE_LIBDIR"
+    cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+    for so in libc.so.6 libdl.so.2; do
+        cp -L "/lib/x86_64-linux-gnu/$so" "$r/lib/x86_64-linux-gnu/"
+    done
+    cat >"$ACC_DIR/dlcuda.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+int main(void)
+{
+    void *h = dlopen("libcuda.so.1", RTLD_NOW);
+    if (!h) {
+        printf("dlopen: %s\n", dlerror());
+        return 1;
+    }
+    int (*f)(void) = (int (*)(void))dlsym(h, "fake_libcuda_so_1");
+    printf("libcuda.so.1: %d\n", f ? f() : -1);
+    return 0;
+}
+C
+    gcc -o "$r/bin/dlcuda" "$ACC_DIR/dlcuda.c" -ldl
+    mknod -m 666 "$r/denied-nvidia1" c 195 1
+    gen -o "$SPECS/nvidia.yaml"
+}
+
+@test "run --device nvidia.com/gpu=0: one GPU node, cgroup rules, read-only libraries, soname links and cache" {
+    require_device_injection
+    e2e_bundle
+    set_args /bin/sh -c 'stat -c "%n %t:%T" /dev/nvidia*; ls /dev/nvidia1 2>&1;
+        cat /dev/nvidia0 2>&1; cat /denied-nvidia1 2>&1;
+        readlink /usr/lib/x86_64-linux-gnu/libcuda.so.1; /bin/dlcuda;
+        grep " /usr/lib/x86_64-linux-gnu/libcuda.so.'"$FAKE_VERSION"' " /proc/self/mountinfo'
+    run box_run "$ID" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=0
+    assert_status 0
+    assert_line_present "/dev/nvidia0 c3:0"
+    assert_line_present "/dev/nvidiactl c3:ff"
+    assert_contains "$output" "/dev/nvidia1: No such file or directory"
+    assert_contains "$output" "/dev/nvidia0': No such device or address"
+    assert_contains "$output" "/denied-nvidia1': Operation not permitted"
+    assert_line_present "libcuda.so.$FAKE_VERSION"
+    assert_line_present "libcuda.so.1: 42"
+    grep "libcuda.so.$FAKE_VERSION" <<<"$output" | grep -q ' ro,' ||
+        fail "libcuda is not mounted read-only:\n$output"
+    ldconfig -p -C "$BUNDLE/rootfs/etc/ld.so.cache" | grep -q "libcuda.so.1 (libc6,x86-64)"
+}
+
+@test "run --device nvidia.com/gpu=all: every GPU; the spec's env reaches the process" {
+    require_device_injection
+    e2e_bundle
+    jq '.containerEdits.env = ["NVIDIA_FAKE_HOST=1"]' <(gen --format json) >"$SPECS/nvidia.json"
+    rm "$SPECS/nvidia.yaml"
+    set_args /bin/sh -c 'ls /dev/nvidia0 /dev/nvidia1 /dev/dri/by-path; env'
+    run box_run "$ID" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=all
+    assert_status 0
+    assert_line_present /dev/nvidia0
+    assert_line_present /dev/nvidia1
+    assert_line_present "pci-$FAKE_PCI0-card"
+    assert_line_present NVIDIA_FAKE_HOST=1
+}
