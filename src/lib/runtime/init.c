@@ -312,6 +312,10 @@ void box_init_main(const struct box_init *in)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
+    /* Read from the host's procfs now: after pivot_root /proc is whatever the
+     * image or a mount put there, and a fake cap_last_cap would leave
+     * capabilities in the bounding set (the class of CVE-2019-16884). */
+    int last_cap = box_cap_last_cap();
     int peer = setup(in, &host_pid, &err);
     if (peer >= 0 && box_launch_console_attach(peer, &err) < 0)
         fail(in, &err);
@@ -326,7 +330,6 @@ void box_init_main(const struct box_init *in)
      * credentials may drop. */
     if (box_process_sched(s, &err) < 0)
         fail(in, &err);
-    int last_cap = box_cap_last_cap();
     bool userns = box_spec_namespace(s, CLONE_NEWUSER) != NULL;
     if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)
         fail(in, &err);
