@@ -146,6 +146,24 @@ static int apply_sysctl(const struct box_spec *s, struct box_err *err)
     return 0;
 }
 
+/* /dev/console itself, as a file we made: whatever the image (or a racer)
+ * put at that name is removed, never followed, so that the pty is bound on
+ * /dev/console and on nothing a symlink there names (CVE-2025-52565). */
+static int console_target(int rootfd, struct box_err *err)
+{
+    _cleanup_close_ int dev = box_root_mkdirs(rootfd, "/dev", 0755, err);
+    if (dev < 0)
+        return dev;
+    struct stat st;
+    if (fstatat(dev, "console", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+        unlinkat(dev, "console", S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+        return box_err_sys(err, errno, "remove what is in the way");
+    int fd = openat(dev, "console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return box_err_sys(err, errno, "create");
+    return fd;
+}
+
 /* Allocates the pty inside the container's devpts, binds its peer on
  * /dev/console, and sends the master to the console socket. Runs before
  * pivot_root, with every path resolved inside the root; the peer is opened
@@ -170,7 +188,7 @@ static int console_prepare(const struct box_init *in, int rootfd, struct box_err
                              .ws_col = (unsigned short)p->console_width};
         ioctl(peer, TIOCSWINSZ, &ws);
     }
-    _cleanup_close_ int console = box_root_mkfile(rootfd, "/dev/console", 0600, err);
+    _cleanup_close_ int console = console_target(rootfd, err);
     if (console < 0)
         return box_err_prefix(err, "process.terminal: /dev/console");
     struct box_fdpath pp = box_fdpath(peer), cp = box_fdpath(console);
