@@ -161,7 +161,7 @@ assert_own_env() {
     done
 }
 
-@test "hooks: a hook past its timeout is killed and fails create" {
+@test "hooks: a hook that hangs past its timeout is killed with its children and fails create, naming the hook" {
     add_hook prestart "$(entry prestart -- sleep 30 | jq -c '.timeout = 1')"
     run --separate-stderr box_create "$ID"
     assert_failed
@@ -171,6 +171,32 @@ assert_own_env() {
         assert_one_line_error prestart
     fi
     wait_for 10 eval '[ -z "$(acc_processes)" ]'
+}
+
+@test "hooks: a hook flooding 100 MB on stdout and stderr neither wedges create nor reaches its message whole" {
+    # The flood ends with a marker line; a hook that fails after it has the
+    # end of its output in the message, bounded to one line.
+    flood='head -c 52428800 /dev/zero; head -c 52428800 /dev/zero >&2; echo; echo flood-end; exit 4'
+    for kind in prestart createContainer; do
+        make_bundle "$BUNDLE.$kind"
+        BUNDLE=$BUNDLE.$kind add_hook "$kind" "$(jq -nc --arg s "$flood" --arg tag "BOXTEST=$ACC_TAG" \
+            '{path: "/bin/sh", args: ["sh", "-c", $s], env: [$tag], timeout: 50}')"
+        BUNDLE=$BUNDLE.$kind run --separate-stderr box_create "$ID"
+        assert_failed
+        [ "$status" -ne 124 ] || fail "$kind: create hung until the test's own timeout"
+        if is_box; then
+            assert_one_line_error "$kind" "exit status 4" flood-end
+            [ "${#stderr}" -lt 8192 ] || fail "$kind: a message of ${#stderr} bytes"
+        fi
+        [ -z "$(ls -A "$BOX_ROOT")" ] || fail "$kind: state left: $(ls -A "$BOX_ROOT")"
+        assert_no_residue
+    done
+    # A hook that floods and succeeds lets create go on.
+    add_hook prestart "$(jq -nc --arg tag "BOXTEST=$ACC_TAG" \
+        '{path: "/bin/sh", args: ["sh", "-c", "head -c 104857600 /dev/zero"], env: [$tag]}')"
+    box_create "$ID"
+    [ "$(status_of "$ID")" = created ]
+    box delete "$ID"
 }
 
 @test "hooks: a missing hook executable fails create, leaves nothing" {
