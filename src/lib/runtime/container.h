@@ -21,6 +21,10 @@ struct box_create_opts {
     int console_fd;
     bool no_pivot;
     unsigned preserve_fds;
+    /* Socket activation (sd_listen_fds): fds 3..3+listen_fds-1 go to the
+     * process before the preserved ones, announced by LISTEN_FDS and
+     * LISTEN_PID=1 in its environment, as runc does. */
+    unsigned listen_fds;
 };
 
 /* create: on success *pid is the container's init. */
