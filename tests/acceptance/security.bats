@@ -170,7 +170,7 @@ teardown() { acc_teardown; }
     box delete --force "$ID"
 }
 
-@test "CVE-2021-30465, CVE-2025-52881: every device node and /dev link box makes replaces a planted symlink; the host file is untouched" {
+@test "CVE-2021-30465, CVE-2025-52881: every device node box makes replaces a planted symlink, no /dev link is followed; the host file is untouched" {
     sentinel=$BUNDLE.sentinel
     mkdir "$sentinel"
     echo untouched >"$sentinel/keep"
