@@ -1,6 +1,8 @@
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lib/base/parse.h"
@@ -13,7 +15,8 @@ static const char create_usage[] =
     "      --pid-file FILE       write the init's pid to FILE\n"
     "      --console-socket SOCK send the pty master to this unix socket\n"
     "      --no-pivot            use MS_MOVE and chroot instead of pivot_root\n"
-    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n"
+    "      --preserve-fds N      pass fds 3..3+N-1 to the program (after the\n"
+    "                            LISTEN_FDS ones, when LISTEN_PID is box's pid)\n"
     "      --device NAME         add a CDI device (vendor/class=name); repeatable\n"
     "      --cdi-spec-dir DIR    search CDI specs here instead of /etc/cdi, /var/run/cdi;\n"
     "                            repeatable, a later directory wins\n";
@@ -25,7 +28,8 @@ static const char run_usage[] =
     "      --pid-file FILE       write the init's pid to FILE\n"
     "      --console-socket SOCK send the pty master to this unix socket\n"
     "      --no-pivot            use MS_MOVE and chroot instead of pivot_root\n"
-    "      --preserve-fds N      pass fds 3..3+N-1 to the program\n"
+    "      --preserve-fds N      pass fds 3..3+N-1 to the program (after the\n"
+    "                            LISTEN_FDS ones, when LISTEN_PID is box's pid)\n"
     "      --device NAME         add a CDI device (vendor/class=name); repeatable\n"
     "      --cdi-spec-dir DIR    search CDI specs here instead of /etc/cdi, /var/run/cdi;\n"
     "                            repeatable, a later directory wins\n";
@@ -40,6 +44,19 @@ int box_cli_add_repeated(struct box_cli *cli, const char *cmd, const char *opt, 
         return -box_cli_usage(cli, cmd, "%s: must not be empty", opt);
     list[(*n)++] = value;
     return 0;
+}
+
+/* sd_listen_fds(3): the caller passes LISTEN_FDS descriptors from fd 3 when
+ * LISTEN_PID is our pid; otherwise (unset, malformed, meant for another
+ * process) there are none, and the fds are strays like any other. */
+static unsigned listen_fds(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    uint64_t p, n;
+    if (!pid || !fds || box_parse_u64(pid, INT_MAX, &p) < 0 || p != (uint64_t)getpid() ||
+        box_parse_u64(fds, 65536, &n) < 0)
+        return 0;
+    return (unsigned)n;
 }
 
 int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **argv,
@@ -119,6 +136,7 @@ int box_cli_parse_create(struct box_cli *cli, const char *cmd, int argc, char **
     if (optind != argc - 1)
         return -box_cli_usage(cli, cmd, "expects exactly one container id");
     o->id = argv[optind];
+    o->listen_fds = listen_fds();
     if (cli->systemd_cgroup)
         return -box_cli_fail(cli, "--systemd-cgroup: the systemd cgroup driver is not supported; "
                                   "use cgroupfs");

@@ -109,12 +109,23 @@ has_controller() {
     done
 }
 
-@test "cgroups: a cgroupsPath with .. is refused" {
+@test "cgroups: a cgroupsPath with .. is refused, and exec --cgroup cannot name another cgroup" {
     require_box "runc cleans .. out of the path instead of refusing it"
-    set_config '.linux.cgroupsPath = "/box/../../escape"'
-    run --separate-stderr box_create "$ID"
-    assert_one_line_error cgroupsPath
-    [ -z "$(ls -A "$BOX_ROOT")" ]
+    for p in /box/../../escape ../escape box/.. /a/../../../b; do
+        set_config '.linux.cgroupsPath = $p' --arg p "$p"
+        run --separate-stderr box_create "$ID"
+        assert_one_line_error cgroupsPath
+        [ -z "$(ls -A "$BOX_ROOT")" ]
+    done
+    # box has no exec --cgroup (runc's, to pick a sub-cgroup): it is refused
+    # as unknown, so no path of the caller's places an exec'd process.
+    set_config '.linux.cgroupsPath = $p' --arg p "/box/$ID"
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    run --separate-stderr box exec --cgroup ../../escape "$ID" /bin/true </dev/null
+    assert_status 255
+    assert_contains "$stderr" "--cgroup"
+    box delete --force "$ID"
 }
 
 @test "cgroups: run removes the cgroup when the container exits" {

@@ -211,3 +211,87 @@ answers_state() {
     done
     wait "$churner"
 }
+
+# state_whole ID: the container's state.json, if there is one, parses whole.
+state_whole() {
+    local f=$BOX_ROOT/$1/state.json
+    [ ! -e "$f" ] || jq -e 'type == "object" and has("id")' "$f" >/dev/null ||
+        fail "$f is not whole: $(head -c 300 "$f")"
+}
+
+@test "state.json parses whole under a SIGKILL loop of create and update (temporary file, then rename)" {
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    local n delay id
+    for n in $(seq 1 30); do
+        delay=0.00$((n % 10))
+        (raw_box update --pids-limit "$((100 + n))" "$ID" </dev/null >/dev/null 2>&1) 3>&- &
+        updater=$!
+        id=$(cid "k$n")
+        (raw_box create --bundle "$BUNDLE" "$id" </dev/null >/dev/null 2>&1) 3>&- &
+        creator=$!
+        sleep "$delay"
+        kill -KILL "$updater" "$creator" 2>/dev/null || true
+        wait "$updater" "$creator" || true
+        state_whole "$ID"
+        state_whole "$id"
+        answers_state "$id"
+        run box delete --force "$id"
+        assert_status 0
+    done
+    [ "$(status_of "$ID")" = running ] || fail "the container was harmed: $(box state "$ID")"
+    box delete --force "$ID"
+    wait_for 10 eval '[ -z "$(acc_processes)" ]'
+    assert_no_residue
+}
+
+# full_root DIR: a 16 KiB tmpfs at DIR, filled up.
+full_root() {
+    mkdir -p "$1"
+    mount -t tmpfs -o size=16k,mode=0700 boxfull "$1"
+    dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true
+}
+
+# box_in ROOT ARGS...: the runtime with another state root.
+box_in() {
+    local root=$1
+    shift
+    BOXTEST="$ACC_TAG" timeout -k 5 "$ACC_TIMEOUT" "$BOX" --root "$root" "$@" 3>&-
+}
+
+@test "a full state root: create fails with a clear error and leaves nothing, not even a half-written state" {
+    require_box "the message is box's"
+    full=$ACC_DIR/full$BATS_TEST_NUMBER
+    full_root "$full"
+    run --separate-stderr box_in "$full" create --bundle "$BUNDLE" "$ID" </dev/null
+    assert_failed
+    assert_one_line_error "No space left on device"
+    [ "$(ls -A "$full")" = filler ] || fail "left in the state root: $(ls -A "$full")"
+    [ -z "$(acc_cgroups)" ] || fail "cgroup left: $(acc_cgroups)"
+    umount "$full"
+}
+
+@test "a state root that fills up under a running container: update fails cleanly, state and delete still work" {
+    require_box "the message is box's"
+    full=$ACC_DIR/full$BATS_TEST_NUMBER
+    mkdir -p "$full"
+    mount -t tmpfs -o size=64k,mode=0700 boxfull "$full"
+    set_args /bin/boxcheck sleep 60
+    box_in "$full" create --bundle "$BUNDLE" "$ID" </dev/null >/dev/null
+    box_in "$full" start "$ID"
+    before=$(cat "$full/$ID/state.json")
+    dd if=/dev/zero of="$full/filler" bs=4k 2>/dev/null || true
+    run --separate-stderr box_in "$full" update --pids-limit 77 "$ID"
+    assert_failed
+    assert_one_line_error "No space left on device"
+    [ "$(cat "$full/$ID/state.json")" = "$before" ] || fail "state.json changed on a failed write"
+    [ -z "$(find "$full/$ID" -name '*.tmp*')" ] || fail "temporary files left: $(ls -A "$full/$ID")"
+    run box_in "$full" state "$ID"
+    assert_status 0
+    [ "$(jq -r .status <<<"$output")" = running ]
+    box_in "$full" delete --force "$ID"
+    [ "$(ls -A "$full")" = filler ] || fail "left in the state root: $(ls -A "$full")"
+    umount "$full"
+    wait_for 10 eval '[ -z "$(acc_processes)" ]'
+}

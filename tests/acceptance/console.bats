@@ -77,6 +77,38 @@ tty_output() {
     box delete --force "$ID"
 }
 
+@test "CVE-2025-52565: a /dev/console planted as a symlink never gets the pty bound on its target" {
+    # The image's own /dev (no tmpfs on it) has /dev/console as a link to a
+    # file of the image, to a host file and, through .., to the host again.
+    sentinel=$BUNDLE.sentinel
+    echo untouched >"$sentinel"
+    set_config '.process.terminal = true
+        | .mounts |= map(select(.destination != "/dev"))'
+    set_args /bin/boxcheck stat /dev/console -- stat /etc/target -- read /etc/target
+    mkdir -p "$BUNDLE/rootfs/dev"
+    echo image-file >"$BUNDLE/rootfs/etc/target"
+    n=0
+    for target in /etc/target "$sentinel" "../../../../../../../../../..$sentinel"; do
+        n=$((n + 1))
+        ln -sfn "$target" "$BUNDLE/rootfs/dev/console"
+        rm -f "$SOCK" "$TTY_OUT" "$TTY_OUT.info"
+        receiver
+        box_create "$(cid "c$n")" --console-socket "$SOCK"
+        box start "$(cid "c$n")"
+        wait "$RECEIVER"
+        output=$(tty_output)
+        [[ $(kv stat:/dev/console) == "type=chr "*" rdev=136:"* ]] ||
+            fail "$target: /dev/console: $(kv stat:/dev/console)"
+        [[ $(kv stat:/etc/target) == "type=reg "* ]] ||
+            fail "$target: the pty covers /etc/target: $(kv stat:/etc/target)"
+        assert_line_present 'read:/etc/target=ok:image-file\n'
+        [ "$(cat "$sentinel")" = untouched ] || fail "$target: the host file changed"
+        ! grep -qF "$sentinel" /proc/self/mountinfo || fail "$target: a mount on the host file"
+        wait_status "$(cid "c$n")" stopped
+        box delete "$(cid "c$n")"
+    done
+}
+
 @test "terminal: create without --console-socket is an error, leaves nothing" {
     set_config '.process.terminal = true'
     run --separate-stderr box_create "$ID"

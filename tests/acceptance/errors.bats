@@ -189,3 +189,51 @@ bad_ids() {
     assert_contains "$output" /bin/nope
     state_root_empty
 }
+
+@test "config: missing process.cwd" {
+    set_config 'del(.process.cwd)'
+    create_fails cwd
+}
+
+# with_number FILTER LITERAL: apply FILTER, which sets a field to the string
+# "@N@", then put LITERAL there as a bare JSON number (jq would round big
+# integers through a double).
+with_number() {
+    set_config "$1"
+    sed -i "s/\"@N@\"/$2/" "$BUNDLE/config.json"
+}
+
+@test "config: out-of-range numbers are refused naming the field, never clamped or wrapped" {
+    local cases=(
+        '.process.user.uid = "@N@"|4294967296|process.user.uid'
+        '.process.user.uid = "@N@"|-1|process.user.uid'
+        '.process.user.gid = "@N@"|4294967295|process.user.gid'
+        '.process.oomScoreAdj = "@N@"|1001|process.oomScoreAdj'
+        '.process.oomScoreAdj = "@N@"|-1001|process.oomScoreAdj'
+        '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": "@N@", "hard": 10}]|-1|process.rlimits[0].soft'
+        '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": "@N@", "hard": 10}]|20|process.rlimits[0]'
+        '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": "@N@"}]|18446744073709551616|config.json'
+        '.linux.resources.memory.limit = "@N@"|18446744073709551616|config.json'
+        '.linux.resources.memory.limit = "@N@"|-2|linux.resources.memory.limit'
+        '.linux.resources.pids.limit = "@N@"|9223372036854775808|config.json'
+        '.linux.resources.cpu.quota = "@N@"|1.5|linux.resources.cpu.quota'
+        '.process.consoleSize = {"height": "@N@", "width": 1}|65536|process.consoleSize.height'
+    )
+    local c filter literal field
+    for c in "${cases[@]}"; do
+        IFS='|' read -r filter literal field <<<"$c"
+        cp "$ACC_DIR/template/config.json" "$BUNDLE/config.json"
+        with_number "$filter" "$literal"
+        create_fails "$field"
+        [ "$status" -lt 128 ] || fail "$field=$literal: create died of a signal ($status)"
+        assert_no_residue
+    done
+}
+
+@test "config: 100000 mounts are refused, naming mounts, without a crash" {
+    require_box "runc takes any number of mounts"
+    jq -c '.mounts += [range(100000) | {"destination": "/m", "type": "tmpfs", "source": "tmpfs"}]' \
+        "$ACC_DIR/template/config.json" >"$BUNDLE/config.json"
+    create_fails mounts
+    [ "$status" -lt 128 ] || fail "create died of a signal ($status)"
+}

@@ -63,11 +63,20 @@ bexec() {
     run bexec missing-container /bin/true
     assert_status 255
     assert_contains "$output" "does not exist"
-    for bad in 4294967295 -1 1: :1 x 1:x; do
-        run bexec --user "$bad" "$ID" /bin/true
+}
+
+@test "crun CVE-2026-30892: exec --user takes only UID[:GID] in range; 4294967295, -1, '1:', '1:x', ' 1' are refused" {
+    running "$ID"
+    for bad in 4294967295 -1 1: :1 x 1:x " 1" "1 " +1 0x1 4294967296 1:4294967295 1:-1 ""; do
+        run --separate-stderr bexec --user "$bad" "$ID" /bin/boxcheck write /ran "$bad"
         assert_status 255
-        assert_contains "$output" "--user"
+        assert_contains "$stderr" "--user"
+        [ ! -e "$BUNDLE/rootfs/ran" ] || fail "--user '$bad' ran the process: $(cat "$BUNDLE/rootfs/ran")"
     done
+    # The edges that are valid.
+    run bexec --user 4294967294:4294967294 "$ID" /bin/boxcheck report
+    assert_status 0
+    assert_kv uid 4294967294
 }
 
 @test "exec: into a stopped container fails and leaves nothing" {
@@ -112,7 +121,7 @@ JSON
     assert_contains "$output" "env.ONLY=this"
 }
 
-@test "exec: only stdio and --preserve-fds reach the process; the caller's stray fds do not" {
+@test "CVE-2024-21626: exec passes only stdio and --preserve-fds to the process; the caller's stray fds never" {
     running "$ID"
     run box exec "$ID" /bin/boxcheck fds 7>"$BUNDLE.stray" </dev/null
     assert_status 0
@@ -136,7 +145,7 @@ JSON
     wait_for 10 pid_gone "$xpid" || fail "exec process $xpid survived delete --force"
 }
 
-@test "exec: the process never runs or waits in the on-disk runtime binary" {
+@test "CVE-2019-5736: an exec'd process never runs or waits in the on-disk runtime binary" {
     require_box "box-specific"
     running "$ID"
     bexec --detach --pid-file "$BUNDLE.exec.pid" "$ID" /bin/boxcheck sleep 60 >/dev/null 2>&1

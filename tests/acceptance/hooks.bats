@@ -137,6 +137,28 @@ assert_own_env() {
     assert_kv ns.mnt "$container_mnt" "$(hook_report startContainer "$BUNDLE/rootfs/hooks")"
 }
 
+@test "NVIDIA CVE-2025-23266: the image's LD_PRELOAD never reaches a hook, and hooks start outside the rootfs" {
+    # The container's environment asks for a preload from the image; were it
+    # passed to a hook (as to nvidia-ctk's createContainer hook), the host
+    # would load the image's library.
+    set_config '.process.env += ["LD_PRELOAD=/lib/evil.so", "LD_LIBRARY_PATH=/lib"]'
+    for kind in prestart createRuntime createContainer poststart poststop; do
+        add_hook "$kind" "$(entry "$kind")"
+    done
+    set_args /bin/boxcheck exit 0
+    ACC_LEAK=1 LD_LIBRARY_PATH=/from-caller box_create "$ID"
+    box start "$ID"
+    wait_status "$ID" stopped
+    box delete "$ID"
+    for kind in prestart createRuntime createContainer poststart poststop; do
+        assert_own_env "$kind"
+        cwd=$(kv cwd "$(hook_report "$kind")")
+        [[ $cwd != "$BUNDLE/rootfs" && $cwd != "$BUNDLE/rootfs/"* ]] || fail "$kind ran in $cwd"
+        [ "$cwd" != / ] || [ "$kind" != createContainer ] ||
+            fail "createContainer ran in /, the container's root once pivoted"
+    done
+}
+
 @test "hooks: a hook without env gets an empty environment, not the caller's" {
     skip_for_peer '^runc version' "a hook without env inherits runc's own environment"
     add_hook prestart "$(entry prestart | jq -c 'del(.env)')"
@@ -146,7 +168,7 @@ assert_own_env() {
     box delete "$ID"
 }
 
-@test "hooks: a failing prestart, createRuntime or createContainer hook fails create, leaves nothing" {
+@test "hooks: a failing prestart, createRuntime or createContainer hook tears create down, leaves nothing and names the hook" {
     for kind in prestart createRuntime createContainer; do
         make_bundle "$BUNDLE.$kind"
         BUNDLE=$BUNDLE.$kind add_hook "$kind" "$(entry "$kind" -- exit 3)"
@@ -154,14 +176,14 @@ assert_own_env() {
         assert_failed
         ran "$kind"
         if is_box; then
-            assert_one_line_error "$kind"
+            assert_one_line_error "$kind[0]" "$BOXCHECK" "exit status 3"
         fi
         [ -z "$(ls -A "$BOX_ROOT")" ] || fail "$kind: state left: $(ls -A "$BOX_ROOT")"
         assert_no_residue
     done
 }
 
-@test "hooks: a hook past its timeout is killed and fails create" {
+@test "hooks: a hook that hangs past its timeout is killed, fails create naming the hook, and leaves no process" {
     add_hook prestart "$(entry prestart -- sleep 30 | jq -c '.timeout = 1')"
     run --separate-stderr box_create "$ID"
     assert_failed
@@ -171,6 +193,32 @@ assert_own_env() {
         assert_one_line_error prestart
     fi
     wait_for 10 eval '[ -z "$(acc_processes)" ]'
+}
+
+@test "hooks: a hook flooding 100 MB on stdout and stderr neither wedges create nor reaches its message whole" {
+    # The flood ends with a marker line; a hook that fails after it has the
+    # end of its output in the message, bounded to one line.
+    flood='head -c 52428800 /dev/zero; head -c 52428800 /dev/zero >&2; echo; echo flood-end; exit 4'
+    for kind in prestart createContainer; do
+        make_bundle "$BUNDLE.$kind"
+        BUNDLE=$BUNDLE.$kind add_hook "$kind" "$(jq -nc --arg s "$flood" --arg tag "BOXTEST=$ACC_TAG" \
+            '{path: "/bin/sh", args: ["sh", "-c", $s], env: [$tag], timeout: 50}')"
+        BUNDLE=$BUNDLE.$kind run --separate-stderr box_create "$ID"
+        assert_failed
+        [ "$status" -ne 124 ] || fail "$kind: create hung until the test's own timeout"
+        if is_box; then
+            assert_one_line_error "$kind" "exit status 4" flood-end
+            [ "${#stderr}" -lt 8192 ] || fail "$kind: a message of ${#stderr} bytes"
+        fi
+        [ -z "$(ls -A "$BOX_ROOT")" ] || fail "$kind: state left: $(ls -A "$BOX_ROOT")"
+        assert_no_residue
+    done
+    # A hook that floods and succeeds lets create go on.
+    add_hook prestart "$(jq -nc --arg tag "BOXTEST=$ACC_TAG" \
+        '{path: "/bin/sh", args: ["sh", "-c", "head -c 104857600 /dev/zero"], env: [$tag]}')"
+    box_create "$ID"
+    [ "$(status_of "$ID")" = created ]
+    box delete "$ID"
 }
 
 @test "hooks: a missing hook executable fails create, leaves nothing" {

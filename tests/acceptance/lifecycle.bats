@@ -105,6 +105,27 @@ teardown() { acc_teardown; }
     box delete --force "$ID"
 }
 
+@test "state: a forged state.json pointing at a stranger's pid is refused; kill and delete never signal it" {
+    set_args /bin/boxcheck sleep 60
+    start_detached "$ID"
+    wait_status "$ID" running
+    (exec sleep 300) 3>&- &
+    stranger=$!
+    # The pid alone changes, as after a recycled pid: the start time kept
+    # in the state is the init's, not the stranger's.
+    state=$BOX_ROOT/$ID/state.json
+    jq -c --argjson p "$stranger" '.pid = $p' "$state" >"$state.new" && mv "$state.new" "$state"
+    [ "$(status_of "$ID")" = stopped ] || fail "the stranger reads as the container: $(box state "$ID")"
+    run box kill "$ID" KILL
+    assert_failed
+    run box exec "$ID" /bin/true </dev/null
+    assert_failed
+    box delete --force "$ID"
+    pid_alive "$stranger" || fail "delete --force killed the stranger"
+    kill "$stranger"
+    wait "$stranger" || true
+}
+
 @test "state: an unknown container is an error" {
     run --separate-stderr box state "$(cid nope)"
     assert_failed
@@ -114,20 +135,29 @@ teardown() { acc_teardown; }
     fi
 }
 
-@test "start: only a created container starts" {
-    run box start "$(cid nope)"
+@test "state machine: start of a missing, running or stopped container fails with a message naming the state, and harms nothing" {
+    run --separate-stderr box start "$(cid nope)"
     assert_failed
+    if is_box; then
+        assert_one_line_error "$(cid nope)" "does not exist"
+    fi
     set_args /bin/boxcheck sleep 60
     box_create "$ID"
     box start "$ID"
     wait_status "$ID" running
-    run box start "$ID"
+    run --separate-stderr box start "$ID"
     assert_failed
+    if is_box; then
+        assert_one_line_error "$ID" running "cannot start"
+    fi
     [ "$(status_of "$ID")" = running ]
     box kill "$ID" KILL
     wait_status "$ID" stopped
-    run box start "$ID"
+    run --separate-stderr box start "$ID"
     assert_failed
+    if is_box; then
+        assert_one_line_error "$ID" stopped "cannot start"
+    fi
     box delete "$ID"
 }
 
@@ -154,7 +184,7 @@ teardown() { acc_teardown; }
     assert_failed
 }
 
-@test "delete: a created container, then --force on a missing one" {
+@test "delete: a created container deletes; delete --force is idempotent" {
     box_create "$ID"
     pid=$(pid_of "$ID")
     box delete "$ID"
@@ -198,7 +228,7 @@ teardown() { acc_teardown; }
     assert_status 255
 }
 
-@test "run: killed by SIGKILL exits 137" {
+@test "run: killed by SIGKILL exits 137 (128+signal)" {
     set_args /bin/boxcheck sleep 60
     box_run "$ID" 3>&- &
     runner=$!

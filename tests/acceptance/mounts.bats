@@ -161,7 +161,7 @@ assert_mount_has() {
     [ -z "$(ls -A "$BOX_ROOT")" ]
 }
 
-@test "mounts: destinations through rootfs symlinks stay inside the rootfs" {
+@test "CVE-2021-30465: mount destinations through rootfs symlinks stay inside the rootfs" {
     sentinel=$BUNDLE.sentinel
     mkdir "$sentinel"
     ln -s "$sentinel" "$BUNDLE/rootfs/abs-link"
@@ -178,7 +178,7 @@ assert_mount_has() {
     fi
 }
 
-@test "mounts: /proc as a symlink in the rootfs never mounts proc elsewhere" {
+@test "CVE-2019-16884, CVE-2021-30465: /proc as a symlink in the rootfs is refused, never mounted elsewhere" {
     sentinel=$BUNDLE.sentinel
     mkdir "$sentinel"
     rmdir "$BUNDLE/rootfs/proc"
@@ -189,6 +189,22 @@ assert_mount_has() {
         assert_failed
         assert_contains "$output" /proc
     fi
+}
+
+@test "CVE-2021-30465: /sys as a symlink in the rootfs is refused, never mounted elsewhere" {
+    sentinel=$BUNDLE.sentinel
+    mkdir "$sentinel"
+    for link in "$sentinel" "../../../../../../../../../..$sentinel"; do
+        rm -rf "$BUNDLE/rootfs/sys"
+        ln -sfn "$link" "$BUNDLE/rootfs/sys"
+        run box_run "$(cid "$(basename "$link")")"
+        [ -z "$(ls -A "$sentinel")" ] || fail "sysfs escaped to the host: $(ls -A "$sentinel")"
+        ! grep -qF "$sentinel" /proc/self/mountinfo || fail "a mount on the host's $sentinel"
+        if is_box; then
+            assert_failed
+            assert_contains "$output" /sys
+        fi
+    done
 }
 
 @test "mounts: tmpcopyup copies the image's directory into the tmpfs, and writes stay there" {

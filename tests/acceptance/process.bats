@@ -10,7 +10,7 @@ teardown_file() { acc_teardown_file; }
 setup() { acc_setup; }
 teardown() { acc_teardown; }
 
-@test "capabilities: the sets as configured, none inheritable or ambient unless asked" {
+@test "crun CVE-2022-27650: capabilities are the sets as configured, none inheritable or ambient unless asked" {
     set_config '.process.capabilities = {
         "bounding": ["CAP_CHOWN", "CAP_KILL"],
         "effective": ["CAP_CHOWN", "CAP_KILL"],
@@ -146,7 +146,7 @@ teardown() { acc_teardown; }
     [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$host" ]
 }
 
-@test "fds: only stdio reaches the process; the caller's stray fd 7 does not" {
+@test "CVE-2024-21626: only stdio reaches the process of run; the caller's stray fd 7 does not" {
     set_args /bin/boxcheck fds
     run box_run "$ID" 7>"$BUNDLE.stray"
     assert_status 0
@@ -154,7 +154,7 @@ teardown() { acc_teardown; }
     [ "$fds" = "fd.0 fd.1 fd.2 " ] || fail "descriptors in the container: $fds\n$output"
 }
 
-@test "fds: the same for create and start" {
+@test "CVE-2024-21626: only stdio reaches the process of create and start; the caller's stray fds do not" {
     set_args /bin/boxcheck fds
     box_create "$ID" 7>"$BUNDLE.stray" 8<"$BUNDLE/config.json"
     box start "$ID" 9>"$BUNDLE.stray2"
@@ -164,7 +164,7 @@ teardown() { acc_teardown; }
     box delete "$ID"
 }
 
-@test "--preserve-fds: the next N descriptors reach the process, no more" {
+@test "CVE-2024-21626: --preserve-fds N passes the next N descriptors, no more" {
     set_args /bin/boxcheck fds
     echo one >"$BUNDLE.f3"
     echo two >"$BUNDLE.f4"
@@ -179,6 +179,48 @@ teardown() { acc_teardown; }
     [ "$fds" = "fd.0 fd.1 fd.2 fd.3 fd.4 " ] || fail "descriptors in the container: $fds\n$output"
     assert_kv fd.3 "$BUNDLE.f3"
     assert_kv fd.4 "$BUNDLE.f4"
+}
+
+# run_activated N ID [RUN ARGS...]: `run` with LISTEN_FDS=N and LISTEN_PID
+# set to the runtime's own pid (sd_listen_fds), fds 3..6 open; output in
+# $output.
+run_activated() {
+    local n=$1 id=$2 rc=0
+    shift 2
+    BOXTEST="$ACC_TAG" LISTEN_FDS=$n timeout -k 5 "$ACC_TIMEOUT" sh -c \
+        'LISTEN_PID=$$ exec "$@"' sh "$BOX" --root "$BOX_ROOT" run "$@" --bundle "$BUNDLE" "$id" \
+        3<"$BUNDLE.f3" 4<"$BUNDLE.f4" 5<"$BUNDLE.f5" 6<"$BUNDLE.f6" </dev/null >"$BUNDLE.out" 2>&1 ||
+        rc=$?
+    output=$(cat "$BUNDLE.out")
+    return "$rc"
+}
+
+@test "CVE-2024-21626: LISTEN_FDS meant for box passes that many fds first, then --preserve-fds; no stray" {
+    set_args /bin/boxcheck report
+    for f in 3 4 5 6; do
+        echo "$f" >"$BUNDLE.f$f"
+    done
+    run_activated 2 "$(cid two)" || fail "run failed: $output"
+    fds=$(grep '^fd\.' <<<"$output" | cut -d= -f1 | sort -u | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 fd.3 fd.4 " ] || fail "descriptors in the container: $fds\n$output"
+    assert_kv fd.3 "$BUNDLE.f3"
+    assert_kv fd.4 "$BUNDLE.f4"
+    assert_kv env.LISTEN_FDS 2
+    assert_kv env.LISTEN_PID 1
+    run_activated 2 "$(cid more)" --preserve-fds 1 || fail "run failed: $output"
+    fds=$(grep '^fd\.' <<<"$output" | cut -d= -f1 | sort -u | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 fd.3 fd.4 fd.5 " ] || fail "with --preserve-fds 1: $fds\n$output"
+    assert_kv fd.5 "$BUNDLE.f5"
+    assert_kv env.LISTEN_FDS 2
+    # LISTEN_PID of another process: the fds are strays, and nothing says
+    # otherwise to the container.
+    BOXTEST="$ACC_TAG" LISTEN_FDS=2 LISTEN_PID=1 timeout -k 5 "$ACC_TIMEOUT" "$BOX" \
+        --root "$BOX_ROOT" run --bundle "$BUNDLE" "$(cid other)" 3<"$BUNDLE.f3" 4<"$BUNDLE.f4" \
+        </dev/null >"$BUNDLE.out" 2>&1 || fail "run failed: $(cat "$BUNDLE.out")"
+    output=$(cat "$BUNDLE.out")
+    fds=$(grep '^fd\.' <<<"$output" | cut -d= -f1 | sort -u | tr '\n' ' ')
+    [ "$fds" = "fd.0 fd.1 fd.2 " ] || fail "LISTEN_PID of another process: $fds"
+    ! kv env.LISTEN_FDS >/dev/null || fail "LISTEN_FDS reached the container"
 }
 
 @test "stdio: stdin and stdout of run are the container's" {

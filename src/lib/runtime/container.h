@@ -27,6 +27,10 @@ struct box_create_opts {
     size_t n_cdi_devices;
     const char *const *cdi_spec_dirs;
     size_t n_cdi_spec_dirs;
+    /* Socket activation (sd_listen_fds): fds 3..3+listen_fds-1 go to the
+     * process before the preserved ones, announced by LISTEN_FDS and
+     * LISTEN_PID=1 in its environment, as runc does. */
+    unsigned listen_fds;
 };
 
 /* create: on success *pid is the container's init. */

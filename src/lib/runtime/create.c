@@ -71,6 +71,34 @@ static int load_config(int bfd, const struct box_create_opts *o, struct box_spec
     return r > 0 ? box_spec_parse(edited, elen, spec, err) : box_spec_parse(text, len, spec, err);
 }
 
+/* runtime-spec has no word on socket activation; runc's rule: the listen
+ * fds come first and the environment says how many, with the process as
+ * pid 1. Entries of the config with these names give way. */
+static int add_listen_env(struct box_process *p, unsigned n, struct box_err *err)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < p->n_env; i++) {
+        if (strncmp(p->env[i], "LISTEN_FDS=", 11) == 0 ||
+            strncmp(p->env[i], "LISTEN_PID=", 11) == 0)
+            free(p->env[i]);
+        else
+            p->env[kept++] = p->env[i];
+    }
+    char **env = realloc(p->env, (kept + 3) * sizeof(char *));
+    if (!env)
+        return box_err_set(err, ENOMEM, "process.env");
+    p->env = env;
+    p->n_env = kept;
+    if (asprintf(&env[p->n_env], "LISTEN_FDS=%u", n) < 0)
+        return box_err_set(err, ENOMEM, "process.env");
+    p->n_env++;
+    env[p->n_env] = strdup("LISTEN_PID=1");
+    if (!env[p->n_env])
+        return box_err_set(err, ENOMEM, "process.env");
+    env[++p->n_env] = NULL;
+    return 0;
+}
+
 /* Everything that can be checked before touching the system. */
 static int prepare(const struct box_create_opts *o, struct box_prepared *pp, struct box_err *err)
 {
@@ -99,6 +127,8 @@ static int prepare(const struct box_create_opts *o, struct box_prepared *pp, str
         return box_err_set(err, EINVAL,
                            "process.terminal is true: --console-socket is required (or set "
                            "terminal to false)");
+    if (o->listen_fds && add_listen_env(&pp->spec.process, o->listen_fds, err) < 0)
+        return -err->code;
     const struct box_namespace *user = box_spec_namespace(&pp->spec, CLONE_NEWUSER);
     if (user && user->path) {
         for (size_t i = 0; i < pp->spec.n_namespaces; i++)
@@ -269,7 +299,7 @@ static int spawn_init(struct creating *c, const struct box_create_opts *o, struc
         .sync_fd = c->sync[1],
         .listen_fd = c->listen_fd,
         .console_fd = c->console_fd,
-        .preserve_fds = o->preserve_fds,
+        .preserve_fds = o->listen_fds + o->preserve_fds,
         .no_pivot = o->no_pivot,
         .wait_go_first = userns && !userns->path,
         .join_cgroup = !(userns && !userns->path) && c->cg.path,

@@ -238,6 +238,9 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (c->cg.path && box_cgroup_join_self(&c->cg, c->cgroupfd >= 0, &err) < 0)
         child_fail(sync, &err);
+    /* From the host's procfs, before the container's mounts are ours: its
+     * /proc may be anything (see init.c). */
+    int last_cap = box_cap_last_cap();
     if (c->ns_flags && setns(c->pidfd, (int)c->ns_flags) < 0)
         child_fail(sync, (box_err_sys(&err, errno, "join the container's namespaces"), &err));
     close(c->pidfd);
@@ -252,7 +255,7 @@ static void __attribute__((noreturn)) exec_child(struct exec_ctx *c)
     if (box_process_sched(&c->spec, &err) < 0)
         child_fail(sync, &err);
     bool userns = (c->ns_flags & CLONE_NEWUSER) != 0;
-    if (box_process_credentials(p, box_cap_last_cap(), !userns || p->n_additional_gids, &err) < 0)
+    if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)
         child_fail(sync, &err);
     if (chdir(p->cwd) < 0)
         child_fail(sync, (box_err_sys(&err, errno, "process.cwd `%s`", p->cwd), &err));

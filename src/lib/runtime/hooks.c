@@ -47,15 +47,22 @@ hook_child(const struct box_hook *hook, int in_fd, int err_fd, const char *cwd)
     _exit(127);
 }
 
+/* Keeps the last HOOK_OUTPUT_KEPT bytes of the output: one move per read,
+ * so that a hook flooding its output costs us no more than reading it. */
 static void keep(char *kept, size_t *kept_len, const char *buf, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (*kept_len == HOOK_OUTPUT_KEPT) {
-            memmove(kept, kept + 1, HOOK_OUTPUT_KEPT - 1);
-            (*kept_len)--;
-        }
-        kept[(*kept_len)++] = buf[i];
+    if (n >= HOOK_OUTPUT_KEPT) {
+        memcpy(kept, buf + (n - HOOK_OUTPUT_KEPT), HOOK_OUTPUT_KEPT);
+        *kept_len = HOOK_OUTPUT_KEPT;
+        return;
     }
+    if (*kept_len + n > HOOK_OUTPUT_KEPT) {
+        size_t drop = *kept_len + n - HOOK_OUTPUT_KEPT;
+        memmove(kept, kept + drop, *kept_len - drop);
+        *kept_len -= drop;
+    }
+    memcpy(kept + *kept_len, buf, n);
+    *kept_len += n;
 }
 
 /* Collects the hook's output, keeping the last HOOK_OUTPUT_KEPT bytes, until
@@ -158,8 +165,10 @@ int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, co
     kept[kept_len] = '\0';
     while (kept_len > 0 && (kept[kept_len - 1] == '\n' || kept[kept_len - 1] == ' '))
         kept[--kept_len] = '\0';
+    /* One line of text: newlines, NULs and other control bytes of a hook's
+     * output would cut or split the message. */
     for (size_t i = 0; i < kept_len; i++)
-        if (kept[i] == '\n')
+        if ((unsigned char)kept[i] < 0x20 || kept[i] == 0x7f)
             kept[i] = ' ';
     char why[64];
     int code = ECANCELED;

@@ -146,6 +146,24 @@ static int apply_sysctl(const struct box_spec *s, struct box_err *err)
     return 0;
 }
 
+/* /dev/console itself, as a file we made: whatever the image (or a racer)
+ * put at that name is removed, never followed, so that the pty is bound on
+ * /dev/console and on nothing a symlink there names (CVE-2025-52565). */
+static int console_target(int rootfd, struct box_err *err)
+{
+    _cleanup_close_ int dev = box_root_mkdirs(rootfd, "/dev", 0755, err);
+    if (dev < 0)
+        return dev;
+    struct stat st;
+    if (fstatat(dev, "console", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+        unlinkat(dev, "console", S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+        return box_err_sys(err, errno, "remove what is in the way");
+    int fd = openat(dev, "console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return box_err_sys(err, errno, "create");
+    return fd;
+}
+
 /* Allocates the pty inside the container's devpts, binds its peer on
  * /dev/console, and sends the master to the console socket. Runs before
  * pivot_root, with every path resolved inside the root; the peer is opened
@@ -170,7 +188,7 @@ static int console_prepare(const struct box_init *in, int rootfd, struct box_err
                              .ws_col = (unsigned short)p->console_width};
         ioctl(peer, TIOCSWINSZ, &ws);
     }
-    _cleanup_close_ int console = box_root_mkfile(rootfd, "/dev/console", 0600, err);
+    _cleanup_close_ int console = console_target(rootfd, err);
     if (console < 0)
         return box_err_prefix(err, "process.terminal: /dev/console");
     struct box_fdpath pp = box_fdpath(peer), cp = box_fdpath(console);
@@ -312,6 +330,10 @@ void box_init_main(const struct box_init *in)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
+    /* Read from the host's procfs now: after pivot_root /proc is whatever the
+     * image or a mount put there, and a fake cap_last_cap would leave
+     * capabilities in the bounding set (the class of CVE-2019-16884). */
+    int last_cap = box_cap_last_cap();
     int peer = setup(in, &host_pid, &err);
     if (peer >= 0 && box_launch_console_attach(peer, &err) < 0)
         fail(in, &err);
@@ -326,7 +348,6 @@ void box_init_main(const struct box_init *in)
      * credentials may drop. */
     if (box_process_sched(s, &err) < 0)
         fail(in, &err);
-    int last_cap = box_cap_last_cap();
     bool userns = box_spec_namespace(s, CLONE_NEWUSER) != NULL;
     if (box_process_credentials(p, last_cap, !userns || p->n_additional_gids, &err) < 0)
         fail(in, &err);

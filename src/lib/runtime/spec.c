@@ -555,6 +555,28 @@ static bool ns_new(const struct box_spec *spec, int flag)
     return ns && !ns->path;
 }
 
+/* Whether a mount destination names /proc itself, however it is spelled
+ * ("//proc/", "/proc/.", "/x/../proc"): lexically, as the in-root resolver
+ * would reach it. */
+static bool names_proc(const char *dest)
+{
+    size_t depth = 0;
+    bool first_is_proc = false;
+    for (const char *c = dest; *c;) {
+        const char *e = strchrnul(c, '/');
+        size_t len = (size_t)(e - c);
+        if (len == 2 && c[0] == '.' && c[1] == '.') {
+            if (depth > 0)
+                depth--;
+        } else if (len > 0 && !(len == 1 && c[0] == '.')) {
+            if (depth++ == 0)
+                first_is_proc = len == 4 && strncmp(c, "proc", 4) == 0;
+        }
+        c = *e ? e + 1 : e;
+    }
+    return depth == 1 && first_is_proc;
+}
+
 int box_spec_validate(const struct box_spec *spec, struct box_err *err)
 {
     const struct box_process *p = &spec->process;
@@ -579,6 +601,14 @@ int box_spec_validate(const struct box_spec *spec, struct box_err *err)
                                m->destination);
         if (m->bind && (!m->source || !*m->source))
             return box_err_set(err, EINVAL, "mounts[%zu].source: required for a bind mount", i);
+        /* The runtime and its hooks trust what they read under /proc: only a
+         * fresh procfs of the container's pid namespace may be there, never a
+         * directory standing in for it or another procfs (CVE-2019-16884). */
+        if (names_proc(m->destination) && (m->bind || !m->type || strcmp(m->type, "proc") != 0))
+            return box_err_set(err, EPERM,
+                               "mounts[%zu]: only a new proc filesystem (type `proc`) may be "
+                               "mounted on `%s`",
+                               i, m->destination);
     }
     bool userns = box_spec_namespace(spec, CLONE_NEWUSER) != NULL;
     if (ns_new(spec, CLONE_NEWUSER) && (spec->n_uid_mappings == 0 || spec->n_gid_mappings == 0))
