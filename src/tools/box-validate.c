@@ -363,6 +363,15 @@ fail:
     return EXIT_ERROR;
 }
 
+/* Ctrl-C or a TERM: the runner kills and deletes what runs, then the
+ * reports are written as usual and the exit status says so. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    stop_requested = sig;
+}
+
 static int run(const struct args *a, struct box_wl_list *m, const char *base_dir)
 {
     char rt[PATH_MAX], work[PATH_MAX], skopeo[PATH_MAX], why[512];
@@ -383,6 +392,7 @@ static int run(const struct args *a, struct box_wl_list *m, const char *base_dir
         .capture_max = a->capture_max,
         .gpu_present = gpu,
         .gpu_why = why,
+        .stop = &stop_requested,
     };
     struct box_result *res = calloc(m->count ? m->count : 1, sizeof(*res));
     struct box_err err = {0};
@@ -413,6 +423,10 @@ int main(int argc, char **argv)
         argc--;
     }
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: poll returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     struct args a;
     int r = parse_args(argc, argv, &a);
     if (r != 0)
@@ -439,5 +453,5 @@ int main(int argc, char **argv)
     }
     r = run(&a, &m, a.manifest ? base : NULL);
     box_wl_free(&m);
-    return r;
+    return stop_requested ? 128 + stop_requested : r;
 }

@@ -207,6 +207,23 @@ reason() {
     ! pgrep -fx "sleep ($a|$b)" >/dev/null || fail "left: $(pgrep -afx "sleep ($a|$b)")"
 }
 
+@test "Ctrl-C (SIGINT) kills and deletes the running container and still writes the report" {
+    local tag=intr-$RANDOM$RANDOM a=7$RANDOM$RANDOM
+    LAYOUT=$T/img image "$tag" "sleep $a; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
+    TMPDIR=$T/tmp "$BOX_VALIDATE" --image "oci:$T/img:$tag" --expect pass --timeout 120 \
+        --json "$T/r.json" >"$T/out" 2>&1 &
+    local v=$!
+    local i
+    for i in $(seq 200); do pgrep -fx "sleep $a" >/dev/null && break; sleep 0.1; done
+    pgrep -fx "sleep $a" >/dev/null || fail "the workload never started: $(cat "$T/out")"
+    kill -INT "$v"
+    local rc=0
+    wait "$v" || rc=$?
+    [ "$rc" -eq 130 ] || fail "exit $rc: $(cat "$T/out")"
+    ! pgrep -fx "sleep $a" >/dev/null || fail "left: $(pgrep -afx "sleep $a")"
+    [[ $(reason "$tag") == *interrupted* ]] || fail "reason: $(reason "$tag")"
+}
+
 @test "an output flood is bounded and the verdict still comes from the marker after it" {
     LAYOUT=$T/img image flood 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 209715200
         echo; echo OPENSHELL_GPU_WORKLOAD_SUCCESS flood

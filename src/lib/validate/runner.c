@@ -27,7 +27,7 @@ struct job {
     struct box_proc p;
     struct box_markers m;
     int64_t start, deadline, exited_at;
-    bool active, timed_out, escalated;
+    bool active, timed_out, escalated, interrupted;
     char ns[64]; /* the container's pid namespace, read when it is killed */
 };
 
@@ -200,7 +200,9 @@ static void finish(struct run *rn, struct job *j)
     res->ms_run = box_now_ms() - j->start;
     res->exit_code = box_proc_exit_code(j->p.status);
     bool started = read_pidfile(j) > 0;
-    if (j->timed_out)
+    if (j->interrupted)
+        box_verdict_set(&res->v, w->expect, BOX_OUT_ERROR, "interrupted: the container was killed");
+    else if (j->timed_out)
         box_verdict_set(&res->v, w->expect, BOX_OUT_TIMEOUT,
                         "no exit within %us: the container was killed", rn->o->timeout_s);
     if (j->timed_out || state_exists(rn, j))
@@ -211,6 +213,8 @@ static void finish(struct run *rn, struct job *j)
                         "timed out after %us and processes of the container are still alive "
                         "after kill and delete: %s",
                         rn->o->timeout_s, pids);
+    } else if (j->interrupted) {
+        /* decided above */
     } else if (!j->timed_out && !started && res->exit_code != 0) {
         last_line(&j->p.cap[BOX_STDERR], line, sizeof(line));
         box_verdict_set(&res->v, w->expect, BOX_OUT_ERROR,
@@ -310,6 +314,26 @@ static int poll_round(struct run *rn, size_t n, size_t *active, struct box_err *
     return 0;
 }
 
+/* A stop was asked for: what runs is killed at once (through the deadline
+ * path, which kills the whole container and deletes it), what has not
+ * started never will. Returns the new `next`. */
+static size_t interrupt(struct run *rn, size_t next, size_t n)
+{
+    int64_t now = box_now_ms();
+    for (size_t i = 0; i < next; i++) {
+        struct job *j = &rn->jobs[i];
+        if (j->active && !j->interrupted) {
+            j->interrupted = true;
+            if (!j->timed_out)
+                j->deadline = now;
+        }
+    }
+    for (size_t i = next; i < n; i++)
+        box_verdict_set(&rn->res[i].v, rn->ws[i].expect, BOX_OUT_ERROR,
+                        "interrupted before it started");
+    return n;
+}
+
 int box_runner_run(const struct box_runner_opts *o, const struct box_wl *ws, size_t n,
                    struct box_result *res, struct box_err *err)
 {
@@ -325,6 +349,8 @@ int box_runner_run(const struct box_runner_opts *o, const struct box_wl *ws, siz
     size_t next = 0, active = 0;
     int r = 0;
     while (r >= 0 && (next < n || active > 0)) {
+        if (o->stop && *o->stop)
+            next = interrupt(&rn, next, n);
         while (active < par && next < n) {
             if (launch(&rn, next) > 0)
                 active++;

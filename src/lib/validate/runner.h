@@ -12,6 +12,7 @@
 #ifndef BOX_VALIDATE_RUNNER_H
 #define BOX_VALIDATE_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct box_runner_opts {
     size_t capture_max;       /* bytes kept per stream */
     bool gpu_present;
     const char *gpu_why; /* why not, when !gpu_present */
+    /* Set (by a signal handler) to stop: the running containers are killed
+     * and deleted, nothing more starts. May be NULL. */
+    const volatile sig_atomic_t *stop;
     /* Called when a workload's verdict is decided (may be NULL). */
     void (*progress)(void *ud, size_t index);
     void *progress_ud;
