@@ -37,7 +37,7 @@ else
 ACCEPTANCE_BOX := $(BOX)
 endif
 
-acceptance: $(BUILD)/tests/boxcheck $(BUILD)/tests/recvtty
+acceptance: $(BUILD)/tests/boxcheck $(BUILD)/tests/recvtty images
 	@if [ "$$(id -u)" != 0 ]; then \
 	    echo "SKIP acceptance: needs root (namespaces, mounts, cgroups); see docs/privileges.md"; \
 	    exit 0; \

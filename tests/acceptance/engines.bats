@@ -86,6 +86,35 @@ limit_file() {
     [ "$stderr" = err ] || fail "stderr: expected 'err', got:\n$stderr"
 }
 
+@test "podman: the GPU validation smoke images, pulled from their OCI layouts, meet the contract under box" {
+    require_podman
+    local images=$ACC_REPO/build/images name
+    for name in smoke-pass smoke-fail; do
+        [ -f "$images/$name/index.json" ] || skip "no $images/$name: run \`make images\` first"
+        # The pull records blobs in a cache under /var/lib/containers that no
+        # option moves: a private tmpfs there keeps the host's untouched.
+        eng_cmd unshare --mount --propagation private \
+            sh -c 'mount -t tmpfs tmpfs /var/lib && exec "$@"' sh \
+            podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" \
+            pull -q "oci:$images/$name" >"$PM_DIR/pull-$name" 2>&1 ||
+            fail "podman pull oci:$images/$name: $(cat "$PM_DIR/pull-$name")"
+    done
+    # The harness runs the workload explicitly, as the image's user.
+    run --separate-stderr pm_run --rm "$(tail -n1 "$PM_DIR/pull-smoke-pass")" \
+        /usr/local/bin/openshell-gpu-workload
+    assert_status 0
+    assert_line_present "OPENSHELL_GPU_WORKLOAD_SUCCESS smoke-pass"
+    run --separate-stderr pm_run --rm "$(tail -n1 "$PM_DIR/pull-smoke-fail")" \
+        /usr/local/bin/openshell-gpu-workload
+    assert_status 42
+    assert_contains "$stderr" "OPENSHELL_GPU_WORKLOAD_FAILURE smoke-fail"
+    run pm_run --rm --entrypoint /bin/sh "$(tail -n1 "$PM_DIR/pull-smoke-pass")" \
+        -c 'echo "$(id -un) $(id -u)"'
+    assert_status 0
+    [ "$output" = "sandbox 1000" ] || fail "the image's user: $output"
+    pm rmi --force "$(tail -n1 "$PM_DIR/pull-smoke-pass")" "$(tail -n1 "$PM_DIR/pull-smoke-fail")" >/dev/null 2>&1 || true
+}
+
 @test "podman: podman's default seccomp profile is in force" {
     require_podman
     run pm_run --rm "$ENG_IMAGE" grep '^Seccomp:' /proc/self/status
