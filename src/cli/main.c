@@ -31,6 +31,7 @@ static const char usage[] =
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
+    "  vm        GPU VM images and the region API (box-vm)\n"
     "\n"
     "global options:\n"
     "  --root DIR             state directory (default /run/box)\n"
@@ -53,7 +54,7 @@ static const struct {
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box
- * (box-bundle, ...), so that starting a container never loads them. */
+ * (box-bundle, box-vm, ...), so that starting a container never loads them. */
 static int hand_over(const char *verb, int argc, char **argv)
 {
     char self[PATH_MAX], tool[PATH_MAX + 32];
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
-    if (strcmp(verb, "bundle") == 0)
+    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "vm") == 0)
         return hand_over(verb, argc - optind, argv + optind);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(verb, commands[i].name) == 0) {
