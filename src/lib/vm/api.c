@@ -276,7 +276,7 @@ void box_vm_error_text(long status, const char *body, size_t len, char *out, siz
     box_vm_sanitize(code ? code : "", c, sizeof(c));
     box_vm_sanitize(desc ? desc : "", d, sizeof(d));
     if (code || desc)
-        snprintf(out, size, "(%ld%s%s)%s%s", status, code ? " " : "", c, desc ? ": " : "", d);
+        snprintf(out, size, "(%ld%s%s%s%s)", status, code ? " " : "", c, desc ? ": " : "", d);
     else
         snprintf(out, size, "(%ld)", status);
     json_decref(doc);

@@ -99,7 +99,7 @@ int box_vm_check_image_uri(const struct box_vm_client *c, const char *uri, struc
 /* The pure part of that check, on the bytes received. */
 int box_vm_check_boot_sector(const unsigned char *buf, size_t n, struct box_err *err);
 
-/* Describes an error answer: "(400 invalid_request) description", with
+/* Describes an error answer: "(400 invalid_request: description)", with
  * control bytes removed; out is "" when body has no error document. */
 void box_vm_error_text(long status, const char *body, size_t len, char *out, size_t size);
 

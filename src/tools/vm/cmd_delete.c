@@ -16,7 +16,7 @@ int vm_cmd_delete(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int r = vm_api_opt("delete", &a, c, optarg);
         if (r < 0)
             return BOX_VM_EXIT_INVALID;

@@ -57,7 +57,7 @@ static int parse(int argc, char **argv, struct vm_api_opts *a, struct box_vm_lis
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int r = vm_api_opt("list", a, c, optarg);
         if (r < 0)
             return BOX_VM_EXIT_INVALID;

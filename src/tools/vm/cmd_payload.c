@@ -56,7 +56,7 @@ static int parse(int argc, char **argv, struct payload_args *a)
     int c, r = 0;
     opterr = 0;
     optind = 1;
-    while (r == 0 && (c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while (r == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             a->facts = optarg;

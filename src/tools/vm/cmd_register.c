@@ -82,7 +82,7 @@ static int parse(int argc, char **argv, struct register_args *r)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int k = vm_api_opt("register", &r->a, c, optarg);
         if (k < 0)
             return BOX_VM_EXIT_INVALID;
