@@ -1,5 +1,6 @@
 /* box vm payload --facts FILE --uri URL [--name N] [--description D]
  *                [--tag K=V]... [--gpu-model M]... [--virtualization V] */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,10 @@ int vm_cmd_payload(int argc, char **argv)
     struct box_err err = {0};
     char *buf = NULL;
     size_t len = 0;
-    if (vm_read_input(a.facts, BOX_VM_FACTS_MAX, &buf, &len, &err) < 0)
+    if (vm_read_input(a.facts, BOX_VM_FACTS_MAX, &buf, &len, &err) < 0) {
+        err.code = EINVAL; /* a local input problem: exit 1, whatever the errno */
         return vm_fail("payload", false, &err);
+    }
     struct box_vm_facts facts;
     r = box_vm_facts_parse(buf, len, &facts, &err);
     free(buf);

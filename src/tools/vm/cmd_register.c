@@ -1,4 +1,5 @@
 /* box vm register PAYLOAD [--dry-run] [--check-uri] [--wait [--wait-timeout S]] */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,10 @@ static int load_payload(const struct register_args *r, json_t **doc)
     struct box_err err = {0};
     char *buf = NULL;
     size_t len = 0;
-    if (vm_read_input(r->payload, BOX_VM_PAYLOAD_MAX, &buf, &len, &err) < 0)
+    if (vm_read_input(r->payload, BOX_VM_PAYLOAD_MAX, &buf, &len, &err) < 0) {
+        err.code = EINVAL; /* a local input problem: exit 1, whatever the errno */
         return vm_fail("register", r->a.json, &err);
+    }
     struct box_vm_report *rep = calloc(1, sizeof(*rep));
     if (!rep) {
         free(buf);

@@ -1,4 +1,5 @@
 /* box vm validate PAYLOAD [--allow-unknown] [--json] */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,8 +48,10 @@ int vm_cmd_validate(int argc, char **argv)
     struct box_err err = {0};
     char *buf = NULL;
     size_t len = 0;
-    if (vm_read_input(path, BOX_VM_PAYLOAD_MAX, &buf, &len, &err) < 0)
+    if (vm_read_input(path, BOX_VM_PAYLOAD_MAX, &buf, &len, &err) < 0) {
+        err.code = EINVAL; /* a local input problem: exit 1, whatever the errno */
         return vm_fail("validate", json, &err);
+    }
     struct box_vm_report *rep = calloc(1, sizeof(*rep));
     if (!rep) {
         free(buf);
