@@ -63,7 +63,7 @@ fuzz-vm:
 	fi; \
 	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_vm_payload || exit 1; \
 	corpus=$(BUILD)/fuzz/corpus-fuzz_vm_payload; mkdir -p $$corpus; \
-	cp tests/vm/payloads/*.json $$corpus/; \
+	cp tests/vm/payloads/*.json tests/vm/facts/*.json $$corpus/; \
 	if $(BUILD)/fuzz/fuzz_vm_payload -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/fuzz_vm_payload- $$corpus \

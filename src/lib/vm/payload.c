@@ -122,14 +122,14 @@ static int facts_packages(json_t *pk, struct box_vm_facts *f, struct box_err *er
 static int facts_fields(json_t *doc, struct box_vm_facts *f, struct box_err *err)
 {
     FACT(doc, "image", "", true, f->image);
+    if (strchr(f->image, '/'))
+        return box_err_set(err, EINVAL, "facts `image`: a file name, not a path");
     FACT(doc, "sha256", "", true, f->sha256);
     FACT(doc, "format", "", true, f->format);
     FACT(doc, "architecture", "", true, f->architecture);
     FACT(doc, "kernel", "", false, f->kernel);
     FACT(doc, "template", "", false, f->template_name);
     FACT(doc, "built_at", "", false, f->built_at);
-    if (strchr(f->image, '/'))
-        return box_err_set(err, EINVAL, "facts `image`: a file name, not a path");
     if (strlen(f->sha256) != 64 || strspn(f->sha256, "0123456789abcdef") != 64)
         return box_err_set(err, EINVAL, "facts `sha256`: not 64 lowercase hex digits");
     json_t *size = json_object_get(doc, "size");

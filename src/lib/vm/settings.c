@@ -146,7 +146,7 @@ static int line_value(const char *p, const char *end, char **out)
         if (stop >= end)
             return -EINVAL;
         for (const char *t = stop + 1; t < end; t++)
-            if (*t != ' ' && *t != '\t')
+            if (*t != ' ' && *t != '\t' && *t != '\r')
                 return -EINVAL;
     } else {
         stop = end;
