@@ -235,6 +235,13 @@ static void test_hostile_text(void **state)
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
     assert_int_equal(box_vm_scan_structure(deep, 200, BOX_VM_DEPTH_MAX, &rep), 1);
+    /* found by the fuzzer: a NUL byte inside an array made the scan loop */
+    assert_int_equal(box_vm_scan_structure("[1\0  ]", 6, BOX_VM_DEPTH_MAX, &rep), 0);
+    struct box_vm_validate_opts o = {0};
+    struct box_err err = {0};
+    memset(&rep, 0, sizeof(rep));
+    box_vm_validate_buf("[1\0  ]", 6, &o, &rep, NULL, &err);
+    assert_true(rep.nerrors >= 1);
 }
 
 int main(void)

@@ -107,8 +107,11 @@ static void skip_string(struct scan *s)
 
 static void skip_scalar(struct scan *s)
 {
-    while (s->p < s->end && !strchr(",]} \t\r\n", *s->p))
+    const char *start = s->p;
+    while (s->p < s->end && !memchr(",]} \t\r\n", *s->p, 7))
         s->p++;
+    if (s->p == start && s->p < s->end)
+        s->p++; /* never stand still on a byte no rule expects */
 }
 
 /* Skips one value without recursion (used past the depth limit). */
@@ -163,7 +166,10 @@ static void scan_object(struct scan *s, const char *ptr, size_t depth)
         ws(s);
         if (s->p < s->end && *s->p == ':')
             s->p++;
+        const char *before = s->p;
         scan_value(s, sub, depth + 1);
+        if (s->p == before && s->p < s->end)
+            s->p++;
     }
     if (s->p < s->end)
         s->p++;
@@ -185,7 +191,10 @@ static void scan_array(struct scan *s, const char *ptr, size_t depth)
         }
         snprintf(idx, sizeof(idx), "%zu", i++);
         box_vm_pointer_join(sub, sizeof(sub), ptr, idx);
+        const char *before = s->p;
         scan_value(s, sub, depth + 1);
+        if (s->p == before)
+            s->p++;
     }
     if (s->p < s->end)
         s->p++;
@@ -216,7 +225,8 @@ static void scan_value(struct scan *s, const char *ptr, size_t depth)
 size_t box_vm_scan_structure(const char *buf, size_t len, size_t max_depth,
                              struct box_vm_report *rep)
 {
-    struct scan s = {.p = buf, .end = buf + len, .max_depth = max_depth, .rep = rep};
+    /* jansson ends its input at a NUL byte; so does this scan. */
+    struct scan s = {.p = buf, .end = buf + strnlen(buf, len), .max_depth = max_depth, .rep = rep};
     scan_value(&s, "", 0);
     return s.errors;
 }
