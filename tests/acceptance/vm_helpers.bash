@@ -49,12 +49,12 @@ vm_setup() {
     export NSCALE_REGION_ID=$REGION
 }
 
-# start_region [--fault KIND[:N]]...: sets ENDPOINT, FILES, SERVER_PID.
+# start_region: sets ENDPOINT, FILES, SERVER_PID. Faults are armed with `fault`.
 start_region() {
     rm -f "$TMP/port" "$TMP/files-port"
     python3 "$REGION_SERVER" --port-file "$TMP/port" --log "$TMP/region.log" \
         --tokens "$TMP/tokens.json" --region "$REGION" --files "$TMP/www" \
-        --files-port-file "$TMP/files-port" "$@" 3>&- &
+        --files-port-file "$TMP/files-port" 3>&- &
     SERVER_PID=$!
     local i
     for i in $(seq 1 200); do
