@@ -14,9 +14,10 @@ CHECKER_CFLAGS := $(filter-out -fsanitize=% -fno-omit-frame-pointer,$(CFLAGS))
 BATS_FLAGS     ?=
 # The runtime's files; bundle*.bats belong to box-bundle (mk/bundle.mk),
 # images.bats to box-image (mk/images.mk), validate*.bats to box-validate
-# (mk/validate.mk).
+# (mk/validate.mk), vm*.bats to box-vm (mk/vm.mk).
 RUNTIME_BATS   := $(filter-out tests/acceptance/bundle% tests/acceptance/images% \
-                               tests/acceptance/validate%,$(wildcard tests/acceptance/*.bats))
+                               tests/acceptance/validate% tests/acceptance/vm%,\
+                               $(wildcard tests/acceptance/*.bats))
 
 BOXCHECK_SRC   := $(addprefix $(CHECKER_DIR)/,boxcheck.c boxcheck_report.c boxcheck_probes.c)
 

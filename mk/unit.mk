@@ -1,9 +1,9 @@
 # `make unit`: the cmocka unit tests, one binary per tests/unit/test_<module>.c,
 # each linked against the library. tests/unit/test_bundle_* (mk/bundle.mk),
-# test_oci_* (mk/images.mk, mk/validate.mk) and test_validate_* (mk/validate.mk)
-# have their own rules and are left out here.
-UNIT_SRC  := $(filter-out tests/unit/test_bundle_% tests/unit/test_oci_% tests/unit/test_validate_%,\
-                          $(wildcard tests/unit/test_*.c))
+# test_oci_* (mk/images.mk, mk/validate.mk), test_validate_* (mk/validate.mk)
+# and test_vm_* (mk/vm.mk) have their own rules and are left out here.
+UNIT_SRC  := $(filter-out tests/unit/test_bundle_% tests/unit/test_oci_% tests/unit/test_validate_% \
+                          tests/unit/test_vm_%,$(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 UNIT_LIBS := $(BOX_LIBS) -lcmocka
 

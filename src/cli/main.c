@@ -36,6 +36,7 @@ static const char usage[] =
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "  image     GPU validation images: build, manifest, publish (box-image)\n"
     "  validate  run GPU validation images and check their verdicts (box-validate)\n"
+    "  vm        GPU VM images and the region API (box-vm)\n"
     "\n"
     "global options:\n"
     "  --root DIR             state directory (default /run/box)\n"
@@ -59,7 +60,7 @@ static const struct {
 };
 
 /* Verbs that need heavy libraries live in separate executables beside box
- * (box-bundle, ...), so that starting a container never loads them. */
+ * (box-bundle, box-vm, ...), so that starting a container never loads them. */
 static int hand_over(const char *verb, int argc, char **argv)
 {
     char self[PATH_MAX], tool[PATH_MAX + 32];
@@ -162,7 +163,8 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
-    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "image") == 0 || strcmp(verb, "validate") == 0)
+    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "image") == 0 ||
+        strcmp(verb, "validate") == 0 || strcmp(verb, "vm") == 0)
         return hand_over(verb, argc - optind, argv + optind);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(verb, commands[i].name) == 0) {
