@@ -108,29 +108,28 @@ static int check_link(const char *arg, struct box_err *err)
     return 0;
 }
 
-static int make_link(int rootfd, const char *arg, struct box_err *err)
+/* The link `name` in the directory dfd holding target: kept when it does,
+ * made when nothing is there, replaced atomically otherwise. */
+static int make_link(int dfd, const char *arg, const char *target, const char *name,
+                     struct box_err *err)
 {
-    const char *sep = strstr(arg, "::");
-    char target[PATH_MAX], dir[PATH_MAX];
-    snprintf(target, sizeof(target), "%.*s", (int)(sep - arg), arg);
-    const char *link = sep + 2, *name = strrchr(link, '/') + 1;
-    snprintf(dir, sizeof(dir), "%.*s", (int)(name - link), link);
-    _cleanup_close_ int dfd = box_root_mkdirs(rootfd, dir, 0755, err);
-    if (dfd < 0)
-        return box_err_prefix(err, "--link `%s`", arg);
-    if (symlinkat(target, dfd, name) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return box_err_sys(err, errno, "--link `%s`: symlink", arg);
-    struct stat st;
     char have[PATH_MAX];
+    ssize_t n = readlinkat(dfd, name, have, sizeof(have) - 1);
+    if (n >= 0 && (have[n] = '\0', strcmp(have, target) == 0))
+        return 0;
+    if (n < 0 && errno == ENOENT) {
+        if (symlinkat(target, dfd, name) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return box_err_sys(err, errno, "--link `%s`: symlink", arg);
+    } else if (n < 0 && errno != EINVAL) {
+        return box_err_sys(err, errno, "--link `%s`: read", arg);
+    }
+    struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return box_err_sys(err, errno, "--link `%s`: stat", arg);
     if (S_ISDIR(st.st_mode))
         return box_err_set(err, EISDIR, "--link `%s`: a directory is in the way", arg);
-    ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(dfd, name, have, sizeof(have) - 1) : -1;
-    if (n >= 0 && (have[n] = '\0', strcmp(have, target) == 0))
-        return 0;
     /* Replaced atomically: the image's file or link goes, ours comes. */
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), ".%.200s.box-link.%d", name, (int)getpid());
@@ -152,8 +151,24 @@ int box_cdi_hook_symlinks(int rootfd, char *const *links, size_t n, struct box_e
     for (size_t i = 0; i < n; i++)
         if (check_link(links[i], err) < 0)
             return -err->code;
+    /* Links of one directory come together: it is resolved once for them. */
+    char dir[PATH_MAX] = "";
+    _cleanup_close_ int dfd = -1;
     for (size_t i = 0; i < n; i++) {
-        int r = make_link(rootfd, links[i], err);
+        const char *arg = links[i], *sep = strstr(arg, "::");
+        const char *link = sep + 2, *name = strrchr(link, '/') + 1;
+        char target[PATH_MAX], here[PATH_MAX];
+        snprintf(target, sizeof(target), "%.*s", (int)(sep - arg), arg);
+        snprintf(here, sizeof(here), "%.*s", (int)(name - link), link);
+        if (dfd < 0 || strcmp(here, dir) != 0) {
+            if (dfd >= 0)
+                close(box_steal_fd(&dfd));
+            dfd = box_root_mkdirs(rootfd, here, 0755, err);
+            if (dfd < 0)
+                return box_err_prefix(err, "--link `%s`", arg);
+            memcpy(dir, here, sizeof(dir));
+        }
+        int r = make_link(dfd, arg, target, name, err);
         if (r < 0)
             return r;
     }

@@ -84,11 +84,25 @@ static int cmp_str(const void *a, const void *b)
 
 static bool names_has(const struct names *ns, const char *name)
 {
-    return bsearch(&name, ns->v, ns->n, sizeof(char *), cmp_str) != NULL;
+    return ns->n && bsearch(&name, ns->v, ns->n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* The regular files named like libraries, sorted, and every name (for the
  * soname links), sorted too. */
+static int names_push(struct names *ns, size_t *cap, char *name)
+{
+    if (ns->n == *cap) {
+        size_t want = *cap ? *cap * 2 : 64;
+        char **v = realloc(ns->v, want * sizeof(char *));
+        if (!v)
+            return -ENOMEM;
+        ns->v = v;
+        *cap = want;
+    }
+    ns->v[ns->n++] = name;
+    return 0;
+}
+
 static int list_folder(int dfd, const char *folder, struct names *libs, struct names *all,
                        struct box_err *err)
 {
@@ -99,9 +113,8 @@ static int list_folder(int dfd, const char *folder, struct names *libs, struct n
             close(fd);
         return box_err_sys(err, errno, "--folder `%s`: read", folder);
     }
-    libs->v = calloc(BOX_HOOK_SCAN_MAX, sizeof(char *));
-    all->v = calloc(BOX_HOOK_SCAN_MAX, sizeof(char *));
-    int r = libs->v && all->v ? 0 : box_err_set(err, ENOMEM, "out of memory");
+    size_t cap_all = 0, cap_libs = 0;
+    int r = 0;
     struct dirent *de;
     while (r == 0 && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -116,17 +129,18 @@ static int list_folder(int dfd, const char *folder, struct names *libs, struct n
         if (de->d_type == DT_UNKNOWN && library_name(de->d_name))
             reg = fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
         char *copy = strdup(de->d_name);
-        if (!copy) {
+        if (!copy || names_push(all, &cap_all, copy) < 0) {
+            free(copy);
             r = box_err_set(err, ENOMEM, "out of memory");
-            break;
+        } else if (reg && library_name(copy) && names_push(libs, &cap_libs, copy) < 0) {
+            r = box_err_set(err, ENOMEM, "out of memory");
         }
-        all->v[all->n++] = copy;
-        if (reg && library_name(copy))
-            libs->v[libs->n++] = copy;
     }
     closedir(d);
-    qsort(all->v, all->n, sizeof(char *), cmp_str);
-    qsort(libs->v, libs->n, sizeof(char *), cmp_str);
+    if (all->n)
+        qsort(all->v, all->n, sizeof(char *), cmp_str);
+    if (libs->n)
+        qsort(libs->v, libs->n, sizeof(char *), cmp_str);
     /* libs borrows from all: only all frees the strings. */
     return r;
 }
