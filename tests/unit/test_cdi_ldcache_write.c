@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,9 @@ static void test_libcmp(void **state)
     assert_true(box_ldcache_libcmp("libx.so.1", "libx.so") > 0);
     assert_int_equal(box_ldcache_libcmp("libx.so.1", "libx.so.1"), 0);
     assert_true(box_ldcache_libcmp("liba.so", "libb.so") < 0);
+    /* Other bytes compare as the machine's char, as in glibc. */
+    bool signed_char = (char)0x80 < 0;
+    assert_true((box_ldcache_libcmp("lib\xc3.so", "liba.so") < 0) == signed_char);
     /* Leading zeros do not matter to the number. */
     assert_int_equal(box_ldcache_libcmp("lib.so.01", "lib.so.1"), 0);
 }

@@ -66,7 +66,8 @@ int box_cdi_hook_symlinks(int rootfd, char *const *links, size_t n, struct box_e
 int box_cdi_hook_ldcache(int rootfd, char *const *folders, size_t n, const char *ldconfig,
                          struct box_err *err);
 /* Writes the root's /etc/ld.so.cache itself: the libraries of this
- * machine's ABI found in the folders (regular files named lib*.so*, keyed
+ * machine's ABI found in the folders (regular files named lib*.so* or
+ * ld-*.so*, keyed
  * by SONAME, the path being FOLDER/SONAME when that name exists there)
  * replace the entries of the same names in the image's cache; its other
  * entries stay. An image cache that cannot be read is replaced. A file

@@ -53,9 +53,11 @@ bool box_ldcache_writable(void)
 #endif
 }
 
-/* glibc's _dl_cache_libcmp, with the numbers kept in unsigned arithmetic
- * (glibc's int can overflow; only names with runs of ten or more digits
- * could order differently). */
+/* glibc's _dl_cache_libcmp: other characters compare as glibc's plain
+ * `char` does on this machine (signed on x86), so that non-ASCII names sort
+ * as the loader expects; numbers are kept in unsigned arithmetic (glibc's
+ * int can overflow: only runs of ten or more digits could order
+ * differently). */
 int box_ldcache_libcmp(const char *a, const char *b)
 {
     while (*a) {
@@ -73,12 +75,12 @@ int box_ldcache_libcmp(const char *a, const char *b)
         } else if (db) {
             return -1;
         } else if (*a != *b) {
-            return (unsigned char)*a - (unsigned char)*b;
+            return *a - *b;
         } else {
             a++, b++;
         }
     }
-    return -(int)(unsigned char)*b;
+    return *a - *b;
 }
 
 static bool is_hwcaps_entry(const struct box_ldcache_entry *e)
