@@ -199,26 +199,51 @@ state() {
     [ -z "$(ls -A "$sentinel")" ]
 }
 
-@test "hook update-ldcache: the host's static ldconfig, chrooted, writes the root's cache" {
+@test "hook update-ldcache: writes the root's cache itself, never through the image's links" {
     local r=$BUNDLE/rootfs l=$FAKE_LIBDIR sentinel=$ACC_DIR/sentinel.$BATS_TEST_NUMBER
-    mkdir -p "$r$l" "$sentinel"
+    mkdir -p "$r$l" "$r$FAKE_NVVMDIR" "$sentinel" "$r/opt/img"
     cp "$FAKE_DRIVER$l/libcuda.so.$FAKE_VERSION" "$r$l/"
     ln -s "libcuda.so.$FAKE_VERSION" "$r$l/libcuda.so.1"
+    cp "$FAKE_DRIVER$FAKE_NVVMDIR/libnvidia-nvvm.so.$FAKE_VERSION" "$r$FAKE_NVVMDIR/"
+    # the image's own cache (made by the real ldconfig) names a library of
+    # its own and a stale libcuda.so.1 elsewhere
+    cp "$FAKE_DRIVER$l/libnvidia-old.so.470.1" "$r/opt/img/"
+    cp "$FAKE_DRIVER$l/libcuda.so.$FAKE_VERSION" "$r/opt/img/libcuda.so.1"
+    mkdir -p "$r/etc"
+    printf '/opt/img\n' >"$r/etc/ld.so.conf"
+    ldconfig -r "$r"
+    rm "$r/etc/ld.so.conf"
     # an image ldconfig that must never run, and a conf.d that leads to the host
     printf '#!/bin/sh\ntouch %s/image-ldconfig-ran\n' "$sentinel" >"$r/bin/ldconfig"
     chmod 755 "$r/bin/ldconfig"
-    mkdir -p "$r/etc"
     ln -s "$sentinel" "$r/etc/ld.so.conf.d"
     mkdir -p "$r$sentinel"
-    state "$r" | "$BOX" hook update-ldcache --folder "$l"
+    state "$r" | "$BOX" hook update-ldcache --folder "$l" --folder "$FAKE_NVVMDIR"
     [ -z "$(ls -A "$sentinel")" ] || fail "written outside the root: $(ls -A "$sentinel")"
-    grep -qx "$l" "$r$sentinel/000-box-cdi.conf"
+    grep -qx "$FAKE_NVVMDIR" "$r$sentinel/000-box-cdi.conf"
+    local p
+    p=$(ldconfig -p -C "$r/etc/ld.so.cache")
+    assert_contains "$p" "libcuda.so.1 (libc6,x86-64) => $l/libcuda.so.1"
+    assert_contains "$p" "libnvidia-nvvm.so.4 (libc6,x86-64) => $FAKE_NVVMDIR/libnvidia-nvvm.so.$FAKE_VERSION"
+    assert_contains "$p" "libnvidia-old.so.1 (libc6,x86-64) => /opt/img/libnvidia-old.so.1"
+    [[ $p != *"/opt/img/libcuda.so.1"* ]] || fail "the image's libcuda.so.1 is still in the cache:\n$p"
+    # unchanged: the same file stays
+    local ino
+    ino=$(stat -c %i "$r/etc/ld.so.cache")
+    state "$r" | "$BOX" hook update-ldcache --folder "$l" --folder "$FAKE_NVVMDIR"
+    [ "$(stat -c %i "$r/etc/ld.so.cache")" = "$ino" ] || fail "an unchanged cache was rewritten"
+    # --ldconfig: that static host ldconfig, chrooted, instead
+    rm "$r/etc/ld.so.cache"
+    state "$r" | "$BOX" hook update-ldcache --folder "$l" --ldconfig /sbin/ldconfig
     ldconfig -p -C "$r/etc/ld.so.cache" | grep -q "libcuda.so.1 (libc6,x86-64) => $l/libcuda.so.1"
+    [ -z "$(ls -A "$sentinel")" ] || fail "written outside the root: $(ls -A "$sentinel")"
     run --separate-stderr "$BOX" hook update-ldcache --folder "$l" --ldconfig /bin/sh < <(state "$r")
     assert_one_line_error "ldconfig" "/bin/sh" "static"
     run --separate-stderr "$BOX" hook update-ldcache --folder 'a
 b' < <(state "$r")
     assert_failed
+    run --separate-stderr "$BOX" hook update-ldcache --folder "$l" --link x < <(state "$r")
+    assert_one_line_error "update-ldcache" "unknown option \`--link\`"
 }
 
 # ---- end to end: the generated spec through box run --device ---------------------
@@ -242,16 +267,29 @@ e2e_bundle() {
     cat >"$ACC_DIR/dlcuda.c" <<'C'
 #include <dlfcn.h>
 #include <stdio.h>
-int main(void)
+/* dlopen each SONAME SYMBOL pair (default: libcuda.so.1) and call its
+ * fake_SYMBOL function. */
+int main(int argc, char **argv)
 {
-    void *h = dlopen("libcuda.so.1", RTLD_NOW);
-    if (!h) {
-        printf("dlopen: %s\n", dlerror());
-        return 1;
+    char *def[] = {argv[0], "libcuda.so.1", "libcuda_so_1"};
+    if (argc < 3) {
+        argv = def;
+        argc = 3;
     }
-    int (*f)(void) = (int (*)(void))dlsym(h, "fake_libcuda_so_1");
-    printf("libcuda.so.1: %d\n", f ? f() : -1);
-    return 0;
+    int rc = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        char fn[256];
+        snprintf(fn, sizeof(fn), "fake_%s", argv[i + 1]);
+        void *h = dlopen(argv[i], RTLD_NOW);
+        if (!h) {
+            printf("dlopen: %s\n", dlerror());
+            rc = 1;
+            continue;
+        }
+        int (*f)(void) = (int (*)(void))dlsym(h, fn);
+        printf("%s: %d\n", argv[i], f ? f() : -1);
+    }
+    return rc;
 }
 C
     gcc -o "$r/bin/dlcuda" "$ACC_DIR/dlcuda.c" -ldl
@@ -265,6 +303,7 @@ C
     set_args /bin/sh -c 'stat -c "%n %t:%T" /dev/nvidia*; ls /dev/nvidia1 2>&1;
         cat /dev/nvidia0 2>&1; cat /denied-nvidia1 2>&1;
         readlink /usr/lib/x86_64-linux-gnu/libcuda.so.1; /bin/dlcuda;
+        /bin/dlcuda libnvidia-nvvm.so.4 libnvidia_nvvm_so_4;
         grep " /usr/lib/x86_64-linux-gnu/libcuda.so.'"$FAKE_VERSION"' " /proc/self/mountinfo'
     run box_run "$ID" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=0
     assert_status 0
@@ -275,6 +314,8 @@ C
     assert_contains "$output" "/denied-nvidia1': Operation not permitted"
     assert_line_present "libcuda.so.$FAKE_VERSION"
     assert_line_present "libcuda.so.1: 42"
+    # only the cache leads there: nvidia/extra is no directory of the loader's
+    assert_line_present "libnvidia-nvvm.so.4: 42"
     grep "libcuda.so.$FAKE_VERSION" <<<"$output" | grep -q ' ro,' ||
         fail "libcuda is not mounted read-only:\n$output"
     ldconfig -p -C "$BUNDLE/rootfs/etc/ld.so.cache" | grep -q "libcuda.so.1 (libc6,x86-64)"
@@ -292,4 +333,30 @@ C
     assert_line_present /dev/nvidia1
     assert_line_present "pci-$FAKE_PCI0-card"
     assert_line_present NVIDIA_FAKE_HOST=1
+}
+
+@test "run --device: box's own hooks run inside box (no exec), any other program is executed" {
+    require_device_injection
+    e2e_bundle
+    # The same box binary, seen through a noexec bind mount: a hook there
+    # cannot be executed, so the run succeeds only if box runs it itself.
+    local ne=$ACC_DIR/noexec.$BATS_TEST_NUMBER
+    mkdir -p "$ne"
+    mount --bind "$(dirname "$BOX")" "$ne"
+    mount -o remount,bind,noexec "$ne"
+    gen --hook-path "$ne/$(basename "$BOX")" -o "$SPECS/nvidia.yaml"
+    set_args /bin/sh -c 'readlink /usr/lib/x86_64-linux-gnu/libcuda.so.1; /bin/dlcuda'
+    run box_run "$ID" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=all
+    umount "$ne"
+    assert_status 0
+    assert_line_present "libcuda.so.$FAKE_VERSION"
+    assert_line_present "libcuda.so.1: 42"
+    # A copy of box is another program: it is executed, and here cannot be.
+    cp "$BOX" "$ACC_DIR/box-copy"
+    mount --bind "$ACC_DIR" "$ne"
+    mount -o remount,bind,noexec "$ne"
+    gen --hook-path "$ne/box-copy" -o "$SPECS/nvidia.yaml"
+    run --separate-stderr box_create "$(cid copy)" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=0
+    umount "$ne"
+    assert_one_line_error "createContainer[" "$ne/box-copy" "Permission denied"
 }

@@ -333,6 +333,97 @@ static void test_hooks_run_in_order_and_stop_at_failure(void **state)
     box_spec_free(&spec);
 }
 
+/* A config whose createContainer hooks (and one prestart hook) have the
+ * given paths, each with args `box hook create-symlinks --link LINK`. */
+static void self_spec(struct box_spec *spec, const char *paths[4], const char *verb,
+                      const char *link)
+{
+    char doc[8 * PATH_MAX];
+    size_t off = (size_t)snprintf(doc, sizeof(doc),
+                                  "{\"ociVersion\":\"1\",\"hooks\":{\"createContainer\":[");
+    for (int i = 0; i < 4; i++)
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off,
+                                "%s{\"path\":\"%s\",\"args\":[\"box\",\"hook\",\"%s\","
+                                "\"--link\",\"%s\"]}",
+                                i ? "," : "", paths[i], verb, link);
+    snprintf(doc + off, sizeof(doc) - off,
+             "],\"prestart\":[{\"path\":\"%s\",\"args\":[\"box\",\"hook\","
+             "\"create-symlinks\"]}]}}",
+             paths[0]);
+    struct box_err err = {0};
+    if (box_spec_parse(doc, strlen(doc), spec, &err) < 0)
+        fail_msg("%s", err.msg);
+    box_hooks_find_self(spec);
+}
+
+/* box's own hooks are found by the file, never by the name: this very
+ * program through its path or a link is itself; a copy is not; other
+ * verbs and other kinds are executed as usual. */
+static void test_self_hooks_are_found_by_file(void **state)
+{
+    char exe[PATH_MAX], link[PATH_MAX], copy[PATH_MAX], cmd[3 * PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    tmp_path(link, sizeof(link), "self-link");
+    tmp_path(copy, sizeof(copy), "self-copy");
+    unlink(link);
+    assert_int_equal(symlink(exe, link), 0);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", exe, copy);
+    assert_int_equal(system(cmd), 0);
+    const char *paths[4] = {exe, link, copy, "/bin/true"};
+    struct box_spec spec;
+    self_spec(&spec, paths, "create-symlinks", "t::/l");
+    const struct box_hook *h = spec.hooks[BOX_HOOK_CREATE_CONTAINER];
+    assert_true(h[0].self);
+    assert_true(h[1].self);
+    assert_false(h[2].self);
+    assert_false(h[3].self);
+    assert_false(spec.hooks[BOX_HOOK_PRESTART][0].self);
+    box_spec_free(&spec);
+    /* an unknown verb is left to the program to refuse */
+    self_spec(&spec, paths, "frobnicate", "t::/l");
+    assert_false(spec.hooks[BOX_HOOK_CREATE_CONTAINER][0].self);
+    box_spec_free(&spec);
+}
+
+/* In-process, the hook does its work on the root the state names, and a
+ * failure names the hook as an executed one would. */
+static void test_self_hooks_run_in_process(void **state)
+{
+    char exe[PATH_MAX], root[PATH_MAX], st[2 * PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    tmp_path(root, sizeof(root), "selfroot");
+    mkdir(root, 0755);
+    snprintf(st, sizeof(st),
+             "{\"ociVersion\":\"1.2.0\",\"id\":\"c\",\"bundle\":\"/\","
+             "\"root\":{\"path\":\"%s\"}}",
+             root);
+    const char *paths[4] = {exe, exe, exe, exe};
+    struct box_spec spec;
+    self_spec(&spec, paths, "create-symlinks", "libcuda.so.1::/usr/lib/libcuda.so");
+    for (size_t i = 0; i < spec.n_hooks[BOX_HOOK_CREATE_CONTAINER]; i++)
+        assert_true(spec.hooks[BOX_HOOK_CREATE_CONTAINER][i].self); /* never exec this test */
+    struct box_err err = {0};
+    assert_int_equal(box_hooks_run(&spec, BOX_HOOK_CREATE_CONTAINER, st, "/", &err), 0);
+    char path[PATH_MAX + 32], target[64] = "";
+    snprintf(path, sizeof(path), "%s/usr/lib/libcuda.so", root);
+    assert_true(readlink(path, target, sizeof(target) - 1) > 0);
+    assert_string_equal(target, "libcuda.so.1");
+    box_spec_free(&spec);
+
+    self_spec(&spec, paths, "create-symlinks", "x::relative");
+    assert_true(spec.hooks[BOX_HOOK_CREATE_CONTAINER][0].self);
+    assert_int_equal(box_hooks_run(&spec, BOX_HOOK_CREATE_CONTAINER, st, "/", &err), -EINVAL);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "hook createContainer[0] `%s`: hook create-symlinks:", exe);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "clean absolute path"));
+    box_spec_free(&spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_timeout_holds_after_the_hook_closes_its_output),
         cmocka_unit_test(test_flood_of_output_is_bounded),
         cmocka_unit_test(test_hooks_run_in_order_and_stop_at_failure),
+        cmocka_unit_test(test_self_hooks_are_found_by_file),
+        cmocka_unit_test(test_self_hooks_run_in_process),
     };
     return cmocka_run_group_tests_name("hooks", tests, group_setup, group_teardown);
 }

@@ -93,8 +93,12 @@ int box_write_file_atomic(int dirfd, const char *name, const void *data, size_t 
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid()) >= (int)sizeof(tmp))
         return box_err_set(err, ENAMETOOLONG, "file name `%s` too long", name);
+    /* A fresh file, never one already there: in a container's root the
+     * image may have put a FIFO (which would block) or a device node under
+     * this name, and box's pid inside a pid namespace is easy to guess. */
+    unlinkat(dirfd, tmp, 0);
     _cleanup_close_ int fd =
-        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return box_err_sys(err, errno, "create `%s`", tmp);
     /* No fsync: rename alone guarantees a reader sees the old file or the new

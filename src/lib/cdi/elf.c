@@ -12,6 +12,9 @@
 #define ELF_PHNUM_MAX 256
 #define ELF_DYN_MAX   4096
 #define ELF_DYN_CHUNK 64
+/* The ELF header and the program headers of a library lie in its first
+ * page: one read serves them, instead of one per header. */
+#define ELF_HEAD 4096
 
 #if __BYTE_ORDER == __LITTLE_ENDIAN
 #define ELF_NATIVE_DATA ELFDATA2LSB
@@ -30,9 +33,12 @@ struct elf {
     const char *what;
     uint64_t size; /* of the file */
     bool is64;
+    uint16_t machine;
     uint64_t phoff;
     uint16_t phnum;
     struct phdr ph[ELF_PHNUM_MAX];
+    size_t head_len; /* bytes of the file's start held in head */
+    unsigned char head[ELF_HEAD];
 };
 
 static int bad(struct box_err *err, const char *what, const char *why)
@@ -45,6 +51,10 @@ static int read_at(const struct elf *e, uint64_t off, void *buf, size_t len, str
 {
     if (off > e->size || len > e->size - off)
         return bad(err, e->what, "an offset points past the end of the file");
+    if (off <= e->head_len && len <= e->head_len - off) {
+        memcpy(buf, e->head + off, len);
+        return 0;
+    }
     size_t done = 0;
     while (done < len) {
         ssize_t n = pread(e->fd, (char *)buf + done, len - done, (off_t)(off + done));
@@ -61,8 +71,13 @@ static int read_at(const struct elf *e, uint64_t off, void *buf, size_t len, str
 
 static int read_header(struct elf *e, struct box_err *err)
 {
+    size_t want = e->size < ELF_HEAD ? (size_t)e->size : ELF_HEAD;
+    int r = read_at(e, 0, e->head, want, err);
+    if (r < 0)
+        return r;
+    e->head_len = want;
     unsigned char ident[EI_NIDENT];
-    int r = read_at(e, 0, ident, sizeof(ident), err);
+    r = read_at(e, 0, ident, sizeof(ident), err);
     if (r < 0)
         return r;
     if (memcmp(ident, ELFMAG, SELFMAG) != 0)
@@ -76,6 +91,7 @@ static int read_header(struct elf *e, struct box_err *err)
         if (h.e_phentsize != sizeof(Elf64_Phdr))
             return bad(err, e->what, "unexpected program header size");
         e->is64 = true;
+        e->machine = h.e_machine;
         e->phoff = h.e_phoff;
         e->phnum = h.e_phnum;
     } else if (ident[EI_CLASS] == ELFCLASS32) {
@@ -85,6 +101,7 @@ static int read_header(struct elf *e, struct box_err *err)
         if (h.e_phentsize != sizeof(Elf32_Phdr))
             return bad(err, e->what, "unexpected program header size");
         e->is64 = false;
+        e->machine = h.e_machine;
         e->phoff = h.e_phoff;
         e->phnum = h.e_phnum;
     } else {
@@ -216,6 +233,8 @@ int box_elf_read(int fd, const char *what, struct box_elf_info *info, struct box
     int r = read_header(&e, err);
     if (r < 0 || (r = read_phdrs(&e, err)) < 0)
         return r;
+    info->is64 = e.is64;
+    info->machine = e.machine;
     const struct phdr *dyn = NULL;
     for (uint16_t i = 0; i < e.phnum; i++) {
         if (e.ph[i].type == PT_INTERP)

@@ -7,12 +7,15 @@
 #define BOX_CDI_ELF_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/base/err.h"
 
 #define BOX_ELF_SONAME_MAX 256
 
 struct box_elf_info {
+    bool is64;                       /* ELFCLASS64 */
+    uint16_t machine;                /* e_machine: EM_X86_64, EM_AARCH64, ... */
     bool has_interp;                 /* a PT_INTERP program header */
     bool has_dynamic;                /* a PT_DYNAMIC program header */
     char soname[BOX_ELF_SONAME_MAX]; /* DT_SONAME, "" when there is none */

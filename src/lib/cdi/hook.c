@@ -108,29 +108,28 @@ static int check_link(const char *arg, struct box_err *err)
     return 0;
 }
 
-static int make_link(int rootfd, const char *arg, struct box_err *err)
+/* The link `name` in the directory dfd holding target: kept when it does,
+ * made when nothing is there, replaced atomically otherwise. */
+static int make_link(int dfd, const char *arg, const char *target, const char *name,
+                     struct box_err *err)
 {
-    const char *sep = strstr(arg, "::");
-    char target[PATH_MAX], dir[PATH_MAX];
-    snprintf(target, sizeof(target), "%.*s", (int)(sep - arg), arg);
-    const char *link = sep + 2, *name = strrchr(link, '/') + 1;
-    snprintf(dir, sizeof(dir), "%.*s", (int)(name - link), link);
-    _cleanup_close_ int dfd = box_root_mkdirs(rootfd, dir, 0755, err);
-    if (dfd < 0)
-        return box_err_prefix(err, "--link `%s`", arg);
-    if (symlinkat(target, dfd, name) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return box_err_sys(err, errno, "--link `%s`: symlink", arg);
-    struct stat st;
     char have[PATH_MAX];
+    ssize_t n = readlinkat(dfd, name, have, sizeof(have) - 1);
+    if (n >= 0 && (have[n] = '\0', strcmp(have, target) == 0))
+        return 0;
+    if (n < 0 && errno == ENOENT) {
+        if (symlinkat(target, dfd, name) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return box_err_sys(err, errno, "--link `%s`: symlink", arg);
+    } else if (n < 0 && errno != EINVAL) {
+        return box_err_sys(err, errno, "--link `%s`: read", arg);
+    }
+    struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return box_err_sys(err, errno, "--link `%s`: stat", arg);
     if (S_ISDIR(st.st_mode))
         return box_err_set(err, EISDIR, "--link `%s`: a directory is in the way", arg);
-    ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(dfd, name, have, sizeof(have) - 1) : -1;
-    if (n >= 0 && (have[n] = '\0', strcmp(have, target) == 0))
-        return 0;
     /* Replaced atomically: the image's file or link goes, ours comes. */
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), ".%.200s.box-link.%d", name, (int)getpid());
@@ -152,8 +151,24 @@ int box_cdi_hook_symlinks(int rootfd, char *const *links, size_t n, struct box_e
     for (size_t i = 0; i < n; i++)
         if (check_link(links[i], err) < 0)
             return -err->code;
+    /* Links of one directory come together: it is resolved once for them. */
+    char dir[PATH_MAX] = "";
+    _cleanup_close_ int dfd = -1;
     for (size_t i = 0; i < n; i++) {
-        int r = make_link(rootfd, links[i], err);
+        const char *arg = links[i], *sep = strstr(arg, "::");
+        const char *link = sep + 2, *name = strrchr(link, '/') + 1;
+        char target[PATH_MAX], here[PATH_MAX];
+        snprintf(target, sizeof(target), "%.*s", (int)(sep - arg), arg);
+        snprintf(here, sizeof(here), "%.*s", (int)(name - link), link);
+        if (dfd < 0 || strcmp(here, dir) != 0) {
+            if (dfd >= 0)
+                close(box_steal_fd(&dfd));
+            dfd = box_root_mkdirs(rootfd, here, 0755, err);
+            if (dfd < 0)
+                return box_err_prefix(err, "--link `%s`", arg);
+            memcpy(dir, here, sizeof(dir));
+        }
+        int r = make_link(dfd, arg, target, name, err);
         if (r < 0)
             return r;
     }
@@ -161,9 +176,6 @@ int box_cdi_hook_symlinks(int rootfd, char *const *links, size_t n, struct box_e
 }
 
 /* ---- update-ldcache ----------------------------------------------------------- */
-
-static const char *const ldconfigs[] = {"/sbin/ldconfig.real", "/sbin/ldconfig",
-                                        "/usr/sbin/ldconfig", "/usr/bin/ldconfig"};
 
 /* An ELF program without an interpreter: it runs inside the root without
  * loading anything from there (Ubuntu's /sbin/ldconfig is a shell script:
@@ -184,21 +196,6 @@ static int open_static(const char *path, struct box_err *err)
     return fd;
 }
 
-static int find_ldconfig(const char *given, struct box_err *err)
-{
-    if (given)
-        return open_static(given, err);
-    for (size_t i = 0; i < BOX_ARRAY_SIZE(ldconfigs); i++) {
-        struct box_err e = {0};
-        int fd = open_static(ldconfigs[i], &e);
-        if (fd >= 0)
-            return fd;
-    }
-    return box_err_set(err, ENOENT,
-                       "no static ldconfig on the host (tried /sbin/ldconfig.real, "
-                       "/sbin/ldconfig, /usr/sbin/ldconfig, /usr/bin/ldconfig)");
-}
-
 static int write_conf(int rootfd, char *const *folders, size_t n, struct box_err *err)
 {
     size_t size = 64;
@@ -213,7 +210,7 @@ static int write_conf(int rootfd, char *const *folders, size_t n, struct box_err
     _cleanup_close_ int dfd = box_root_mkdirs(rootfd, "/etc/ld.so.conf.d", 0755, err);
     if (dfd < 0)
         return -err->code;
-    return box_write_file_atomic(dfd, BOX_HOOK_CONF_NAME, text, off, 0644, err);
+    return box_cdi_hook_write_if_changed(dfd, BOX_HOOK_CONF_NAME, text, off, err);
 }
 
 static void __attribute__((noreturn))
@@ -244,12 +241,15 @@ int box_cdi_hook_ldcache(int rootfd, char *const *folders, size_t n, const char 
     for (size_t i = 0; i < n; i++)
         if (!clean_abs_path(folders[i]) && strcmp(folders[i], "/") != 0)
             return box_err_set(err, EINVAL, "--folder `%s`: not a clean absolute path", folders[i]);
-    _cleanup_close_ int exefd = find_ldconfig(ldconfig, err);
-    if (exefd < 0)
+    /* The host's ldconfig is checked before anything is written. */
+    _cleanup_close_ int exefd = ldconfig ? open_static(ldconfig, err) : -1;
+    if (ldconfig && exefd < 0)
         return exefd;
     int r = write_conf(rootfd, folders, n, err);
     if (r < 0)
         return r;
+    if (!ldconfig)
+        return box_cdi_hook_ldcache_write(rootfd, folders, n, err);
     pid_t pid = fork();
     if (pid < 0)
         return box_err_sys(err, errno, "ldconfig: fork");
@@ -264,4 +264,122 @@ int box_cdi_hook_ldcache(int rootfd, char *const *folders, size_t n, const char 
     if (WEXITSTATUS(status) != 0)
         return box_err_set(err, ECANCELED, "ldconfig: exit status %d", WEXITSTATUS(status));
     return 0;
+}
+
+/* ---- the request -------------------------------------------------------------- */
+
+bool box_cdi_hook_verb_known(const char *name)
+{
+    return strcmp(name, "create-symlinks") == 0 || strcmp(name, "update-ldcache") == 0;
+}
+
+/* The option `arg` names (after "--", up to any "="): the item option,
+ * --ldconfig (update-ldcache only) or --help, an unambiguous prefix of one
+ * being enough. 'i', 'l', 'h', or 0 when none or several match. */
+static int option_of(const struct box_cdi_hook_req *req, const char *arg, size_t len)
+{
+    const char *names[] = {req->verb == BOX_CDI_HOOK_SYMLINKS ? "link" : "folder",
+                           req->verb == BOX_CDI_HOOK_LDCACHE ? "ldconfig" : NULL, "help"};
+    const int ids[] = {'i', 'l', 'h'};
+    int found = 0, matches = 0;
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(names); i++) {
+        if (!names[i] || strncmp(names[i], arg, len) != 0)
+            continue;
+        if (names[i][len] == '\0')
+            return ids[i];
+        found = ids[i];
+        matches++;
+    }
+    return matches == 1 ? found : 0;
+}
+
+static int parse_one(struct box_cdi_hook_req *req, int argc, char *const *argv, int *i,
+                     struct box_err *err)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "-h") == 0) {
+        req->help = true;
+        return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0 || !arg[2])
+        return box_err_set(err, EINVAL, "%s: unknown option `%s`", req->verb_name, arg);
+    const char *eq = strchr(arg + 2, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    int opt = option_of(req, arg + 2, len);
+    if (opt == 0 || (opt == 'h' && eq))
+        return box_err_set(err, EINVAL, "%s: unknown option `%s`", req->verb_name, arg);
+    if (opt == 'h') {
+        req->help = true;
+        return 0;
+    }
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value && *i + 1 >= argc)
+        return box_err_set(err, EINVAL, "%s: unknown option `%s`", req->verb_name, arg);
+    if (!value)
+        value = argv[++*i];
+    if (opt == 'l') {
+        req->ldconfig = value;
+        return 0;
+    }
+    if (req->n >= BOX_HOOK_ARGS_MAX)
+        return box_err_set(err, EINVAL, "%s: more than %d --%s", req->verb_name, BOX_HOOK_ARGS_MAX,
+                           req->verb == BOX_CDI_HOOK_SYMLINKS ? "link" : "folder");
+    req->items[req->n++] = (char *)value;
+    return 0;
+}
+
+int box_cdi_hook_parse(int argc, char *const *argv, struct box_cdi_hook_req *req,
+                       struct box_err *err)
+{
+    memset(req, 0, sizeof(*req));
+    if (argc < 1 || !box_cdi_hook_verb_known(argv[0]))
+        return box_err_set(err, EINVAL, "unknown hook `%s`", argc < 1 ? "" : argv[0]);
+    req->verb_name = argv[0];
+    req->verb =
+        strcmp(argv[0], "create-symlinks") == 0 ? BOX_CDI_HOOK_SYMLINKS : BOX_CDI_HOOK_LDCACHE;
+    int i = 1;
+    for (; i < argc && !req->help; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (argv[i][0] != '-' || !argv[i][1])
+            break;
+        if (!req->items && !(req->items = calloc(BOX_HOOK_ARGS_MAX, sizeof(char *))))
+            return box_err_set(err, ENOMEM, "out of memory");
+        if (parse_one(req, argc, argv, &i, err) < 0) {
+            box_cdi_hook_req_free(req);
+            return -err->code;
+        }
+    }
+    if (!req->help && i < argc) {
+        box_err_set(err, EINVAL, "%s: unexpected argument `%s`", req->verb_name, argv[i]);
+        box_cdi_hook_req_free(req);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void box_cdi_hook_req_free(struct box_cdi_hook_req *req)
+{
+    free(req->items);
+    req->items = NULL;
+    req->n = 0;
+}
+
+int box_cdi_hook_run(const struct box_cdi_hook_req *req, const char *state, size_t len,
+                     struct box_err *err)
+{
+    if (req->help)
+        return 0;
+    char root[PATH_MAX];
+    if (box_cdi_hook_rootfs(state, len, root, err) < 0)
+        return box_err_prefix(err, "hook %s", req->verb_name);
+    _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return box_err_sys(err, errno, "hook %s: open the root `%s`", req->verb_name, root);
+    int r = req->verb == BOX_CDI_HOOK_SYMLINKS
+                ? box_cdi_hook_symlinks(rootfd, req->items, req->n, err)
+                : box_cdi_hook_ldcache(rootfd, req->items, req->n, req->ldconfig, err);
+    return r < 0 ? box_err_prefix(err, "hook %s", req->verb_name) : 0;
 }

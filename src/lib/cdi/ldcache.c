@@ -17,10 +17,26 @@
 #define FLAG_TYPE    0x00ff
 #define FLAG_ARCH    0xff00
 #define FLAG_LIBC6   0x0003
+/* The extension directory (glibc 2.33): its magic, the glibc-hwcaps
+ * section's tag, and the hwcap value of an entry that indexes it. */
+#define EXT_MAGIC        ((uint32_t)-358342284)
+#define EXT_TAG_HWCAPS   1
+#define EXT_SECTION      16 /* tag, flags, offset, size */
+#define EXT_MAX          64
+#define HWCAP_EXT_HIGH   0x40000000u /* DL_CACHE_HWCAP_EXTENSION >> 32 */
+#define HWCAP_ISA_LEVEL  0x3ffu      /* glibc 2.33 to 2.36 keep an ISA level there */
+#define HWCAPS_MAX_NAMES 64
 
 static uint32_t u32_at(const char *p)
 {
     uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static uint64_t u64_at(const char *p)
+{
+    uint64_t v;
     memcpy(&v, p, sizeof(v));
     return v;
 }
@@ -55,9 +71,49 @@ static int check_entry(const struct box_ldcache_entry *e, size_t i, struct box_e
     return 0;
 }
 
-/* Reads n entries of `size` bytes from `at`, string offsets from `base`. */
+/* The names of the glibc-hwcaps section, if the cache whose current-format
+ * header is at `base` has one. glibc reads the extension directory, its
+ * sections and the names at offsets from the start of the file (the same
+ * as from the header unless the current format hides in the old one). */
+struct hwcaps {
+    const char *names[HWCAPS_MAX_NAMES];
+    size_t n;
+};
+
+static int read_hwcaps(const struct box_ldcache *c, size_t base, struct hwcaps *h,
+                       struct box_err *err)
+{
+    h->n = 0;
+    uint32_t ext = u32_at(c->data + base + 32);
+    size_t room = c->len;
+    if (ext == 0)
+        return 0;
+    if (ext % 4 || ext > room || room - ext < 8 || u32_at(c->data + ext) != EXT_MAGIC)
+        return box_err_set(err, EINVAL, "`ld.so.cache`: bad extension directory");
+    uint32_t count = u32_at(c->data + ext + 4);
+    if (count > EXT_MAX || (room - ext - 8) / EXT_SECTION < count)
+        return box_err_set(err, EINVAL, "`ld.so.cache`: bad extension directory");
+    for (uint32_t i = 0; i < count; i++) {
+        const char *sec = c->data + ext + 8 + (size_t)i * EXT_SECTION;
+        uint32_t off = u32_at(sec + 8), size = u32_at(sec + 12);
+        if (u32_at(sec) != EXT_TAG_HWCAPS)
+            continue;
+        if (off % 4 || size % 4 || off > room || size > room - off || size / 4 > HWCAPS_MAX_NAMES)
+            return box_err_set(err, EINVAL, "`ld.so.cache`: bad glibc-hwcaps section");
+        for (h->n = 0; h->n < size / 4; h->n++) {
+            h->names[h->n] = string_at(c, 0, u32_at(c->data + off + h->n * 4));
+            if (!h->names[h->n] || !*h->names[h->n] || strchr(h->names[h->n], '/'))
+                return box_err_set(err, EINVAL, "`ld.so.cache`: glibc-hwcaps name %zu is bad",
+                                   h->n);
+        }
+    }
+    return 0;
+}
+
+/* Reads n entries of `size` bytes from `at`, string offsets from `base`;
+ * the current format's entries carry osversion and hwcap too. */
 static int read_entries(struct box_ldcache *c, size_t at, size_t n, size_t size, size_t base,
-                        struct box_err *err)
+                        const struct hwcaps *h, struct box_err *err)
 {
     if (n > BOX_LDCACHE_MAX_ENTRIES)
         return box_err_set(err, EINVAL, "`ld.so.cache`: %zu entries (at most %u)", n,
@@ -74,6 +130,16 @@ static int read_entries(struct box_ldcache *c, size_t at, size_t n, size_t size,
         e->flags = u32_at(p);
         e->soname = string_at(c, base, u32_at(p + 4));
         e->path = string_at(c, base, u32_at(p + 8));
+        if (size == NEW_ENTRY) {
+            e->osversion = u32_at(p + 12);
+            e->hwcap = u64_at(p + 16);
+        }
+        if (size == NEW_ENTRY &&
+            ((uint32_t)(e->hwcap >> 32) & ~HWCAP_ISA_LEVEL) == HWCAP_EXT_HIGH) {
+            if ((uint32_t)e->hwcap >= h->n)
+                return bad_entry(i, "hwcap", "names no glibc-hwcaps subdirectory", err);
+            e->hwcaps = h->names[(uint32_t)e->hwcap];
+        }
         int r = check_entry(e, i, err);
         if (r < 0)
             return r;
@@ -87,8 +153,17 @@ static int parse_new(struct box_ldcache *c, size_t at, struct box_err *err)
     if (c->len - at < NEW_HDR_SIZE)
         return box_err_set(err, EINVAL, "`ld.so.cache`: truncated header");
     uint32_t nlibs = u32_at(c->data + at + 20);
+    /* Entries that do not fit are reported as such, before the extension. */
+    if (nlibs > BOX_LDCACHE_MAX_ENTRIES || nlibs > (c->len - at - NEW_HDR_SIZE) / NEW_ENTRY)
+        return read_entries(c, at + NEW_HDR_SIZE, nlibs, NEW_ENTRY, at, NULL, err);
+    _cleanup_free_ struct hwcaps *h = malloc(sizeof(*h));
+    if (!h)
+        return box_err_set(err, ENOMEM, "`ld.so.cache`: out of memory");
+    int r = read_hwcaps(c, at, h, err);
+    if (r < 0)
+        return r;
     /* glibc: string offsets of the current format count from its header. */
-    return read_entries(c, at + NEW_HDR_SIZE, nlibs, NEW_ENTRY, at, err);
+    return read_entries(c, at + NEW_HDR_SIZE, nlibs, NEW_ENTRY, at, h, err);
 }
 
 int box_ldcache_parse(const void *data, size_t len, struct box_ldcache *c, struct box_err *err)
@@ -120,7 +195,7 @@ int box_ldcache_parse(const void *data, size_t len, struct box_ldcache *c, struc
                 r = parse_new(c, at, err);
             } else {
                 c->old_format = true;
-                r = read_entries(c, OLD_HDR_SIZE, nlibs, OLD_ENTRY, end, err);
+                r = read_entries(c, OLD_HDR_SIZE, nlibs, OLD_ENTRY, end, NULL, err);
             }
         }
     } else {

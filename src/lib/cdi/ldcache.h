@@ -20,6 +20,10 @@ struct box_ldcache_entry {
     uint32_t flags;     /* type in the low byte, architecture in the next */
     const char *soname; /* the key: "libcuda.so.1" */
     const char *path;   /* the value: "/usr/lib/x86_64-linux-gnu/libcuda.so.1" */
+    uint32_t osversion; /* kept as found; glibc no longer reads it */
+    uint64_t hwcap;     /* legacy hwcap bits, or an index into the hwcaps names */
+    const char *hwcaps; /* the glibc-hwcaps subdirectory ("x86-64-v3") of an
+                         * entry whose hwcap marks the extension, else NULL */
 };
 
 struct box_ldcache {
@@ -41,5 +45,25 @@ void box_ldcache_free(struct box_ldcache *c);
 /* Whether an entry's flags name a library for this machine's ABI (on
  * x86_64: libc6, x86-64 lib64; not i386 or x32). */
 bool box_ldcache_native(uint32_t flags);
+/* The flags a library of that ELF class and machine gets in this
+ * machine's cache; 0 when it is not of this machine's ABI (or box knows no
+ * cache layout for this machine). */
+uint32_t box_ldcache_native_flags(bool is64, uint16_t machine);
+/* Whether box knows this machine's flags, and so can write its cache. */
+bool box_ldcache_writable(void);
+
+/* glibc's order of library names (_dl_cache_libcmp): runs of digits
+ * compare as numbers, and after any other character. */
+int box_ldcache_libcmp(const char *a, const char *b);
+
+/* Writes entries as a cache in the current format only, which glibc's
+ * loaders read since 2.2: header, entries in the order the loader's
+ * binary search needs (ldconfig's: names descending by libcmp, then flags,
+ * glibc-hwcaps entries first, most specific hwcap first; ties keep their
+ * order in `entries`), the strings, and a glibc-hwcaps extension when an
+ * entry names a subdirectory. Every string must be shorter than PATH_MAX;
+ * at most BOX_LDCACHE_MAX_ENTRIES entries. *out is malloc'ed. */
+int box_ldcache_serialize(const struct box_ldcache_entry *entries, size_t n, char **out,
+                          size_t *len, struct box_err *err);
 
 #endif

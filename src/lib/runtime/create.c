@@ -112,6 +112,7 @@ static int prepare(const struct box_create_opts *o, struct box_prepared *pp, str
         return box_err_sys(err, errno, "bundle `%s`", pp->bundle);
     if (load_config(bfd, o, &pp->spec, err) < 0 || box_spec_validate(&pp->spec, err) < 0)
         return box_err_prefix(err, "bundle `%s`", pp->bundle);
+    box_hooks_find_self(&pp->spec);
     char root[PATH_MAX * 2];
     const char *rp = pp->spec.root_path;
     if (rp[0] == '/')

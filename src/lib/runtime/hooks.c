@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/base/fs.h"
+#include "lib/cdi/hook.h"
 
 #define HOOK_OUTPUT_KEPT        2048
 #define HOOK_DEFAULT_TIMEOUT_MS (120 * 1000)
@@ -190,11 +192,68 @@ int box_hook_run(const struct box_hook *hook, const char *kind, size_t index, co
     return box_err_set(err, code, "%s%s%s", head, kept_len && room ? ": " : "", room ? tail : "");
 }
 
+/* `ARGV0 hook VERB ...` with a verb of box hook. */
+static bool box_hook_args(const struct box_hook *h)
+{
+    return h->args && h->args[0] && h->args[1] && strcmp(h->args[1], "hook") == 0 && h->args[2] &&
+           box_cdi_hook_verb_known(h->args[2]);
+}
+
+/* The file itself, never its name: a hook path that leads (through any
+ * links) to the running executable is box; a copy or another build is not. */
+static bool same_file(const char *path, const struct stat *self)
+{
+    _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == self->st_dev &&
+           st.st_ino == self->st_ino;
+}
+
+void box_hooks_find_self(struct box_spec *spec)
+{
+    struct stat self;
+    bool have_self = false;
+    for (size_t i = 0; i < spec->n_hooks[BOX_HOOK_CREATE_CONTAINER]; i++) {
+        struct box_hook *h = &spec->hooks[BOX_HOOK_CREATE_CONTAINER][i];
+        h->self = false;
+        if (!box_hook_args(h) || h->path[0] != '/')
+            continue;
+        if (!have_self) {
+            _cleanup_close_ int fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+            if (fd < 0 || fstat(fd, &self) < 0)
+                return;
+            have_self = true;
+        }
+        h->self = same_file(h->path, &self);
+    }
+}
+
+/* box's own hook, in this process: what `box hook` would do, with the same
+ * state on what would have been its stdin. */
+static int self_hook_run(const struct box_hook *hook, const char *kind, size_t index,
+                         const char *state, struct box_err *err)
+{
+    int argc = 0;
+    while (hook->args[argc])
+        argc++;
+    struct box_cdi_hook_req req;
+    int r = box_cdi_hook_parse(argc - 2, hook->args + 2, &req, err);
+    if (r == 0) {
+        r = box_cdi_hook_run(&req, state, strlen(state), err);
+        box_cdi_hook_req_free(&req);
+    }
+    return r < 0 ? box_err_prefix(err, "hook %s[%zu] `%s`", kind, index, hook->path) : 0;
+}
+
 int box_hooks_run(const struct box_spec *spec, enum box_hook_kind kind, const char *state,
                   const char *cwd, struct box_err *err)
 {
     for (size_t i = 0; i < spec->n_hooks[kind]; i++) {
-        int r = box_hook_run(&spec->hooks[kind][i], box_hook_kind_names[kind], i, state, cwd, err);
+        const struct box_hook *h = &spec->hooks[kind][i];
+        const char *name = box_hook_kind_names[kind];
+        int r = h->self && kind == BOX_HOOK_CREATE_CONTAINER
+                    ? self_hook_run(h, name, i, state, err)
+                    : box_hook_run(h, name, i, state, cwd, err);
         if (r < 0)
             return r;
     }

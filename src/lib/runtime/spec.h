@@ -33,6 +33,8 @@ struct box_hook {
     char **args; /* NULL-terminated; may be NULL */
     char **env;
     int timeout; /* seconds, 0 = none */
+    bool self;   /* box itself running `box hook ...`: run in-process (set by
+                  * box_hooks_find_self, never parsed) */
 };
 
 struct box_rlimit {
