@@ -58,21 +58,29 @@ setup() {
 }
 
 # Nothing of box validate is left: work directories, processes in a
-# container's cgroup, container cgroups.
+# container's cgroup, container cgroups. Only the containers of this test's
+# box-validate runs count (their ids are validate-<pid>-<n>), so that other
+# box-validate runs on the machine are left alone.
 teardown() {
     [ -z "$V_SKIP" ] || return 0
-    local left="" p
+    local left="" p pid
     left+=$(find "$T/tmp" -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/file: /')
-    for p in $(grep -lE ':/(.*/)?validate-[0-9]+-[0-9]+$' /proc/[0-9]*/cgroup 2>/dev/null); do
-        p=${p%/cgroup}
-        left+=$'\n'"process: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
-        kill -KILL "${p#/proc/}" 2>/dev/null
+    for pid in $(cat "$T/pids" 2>/dev/null); do
+        for p in $(grep -lE ":/(.*/)?validate-$pid-[0-9]+\$" /proc/[0-9]*/cgroup 2>/dev/null); do
+            p=${p%/cgroup}
+            left+=$'\n'"process: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+            kill -KILL "${p#/proc/}" 2>/dev/null
+        done
+        left+=$(find /sys/fs/cgroup -maxdepth 6 -type d -name "validate-$pid-*" 2>/dev/null |
+            sed 's/^/cgroup: /')
     done
-    left+=$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'validate-*' 2>/dev/null |
-        sed 's/^/cgroup: /')
     rm -rf "$T"
     [ -z "${left//$'\n'/}" ] || fail "left behind:\n$left"
 }
+
+# RECORD PIDFILE COMMAND...: runs COMMAND with its pid first appended to
+# PIDFILE (for the residue check); the pid stays the same through the exec.
+RECORD=(sh -c 'echo $$ >>"$0"; exec "$@"')
 
 # image TAG SCRIPT [FIXTURE OPTIONS...]: adds an image whose workload runs
 # SCRIPT (sh) to $LAYOUT, tagged TAG; prints the manifest digest.
@@ -87,7 +95,7 @@ image() {
 # validate ARGS...: box validate with its work directory under this test's
 # $T/tmp, bounded in time.
 validate() {
-    TMPDIR=$T/tmp timeout -k 5 300 "$BOX_VALIDATE" "$@"
+    TMPDIR=$T/tmp timeout -k 5 300 "${RECORD[@]}" "$T/pids" "$BOX_VALIDATE" "$@"
 }
 
 # manifest FILE NAME=TAG:EXPECT...: a workload manifest over $LAYOUT.
@@ -210,7 +218,7 @@ reason() {
 @test "Ctrl-C (SIGINT) kills and deletes the running container and still writes the report" {
     local tag=intr-$RANDOM$RANDOM a=7$RANDOM$RANDOM
     LAYOUT=$T/img image "$tag" "sleep $a; echo OPENSHELL_GPU_WORKLOAD_SUCCESS $tag" >/dev/null
-    TMPDIR=$T/tmp "$BOX_VALIDATE" --image "oci:$T/img:$tag" --expect pass --timeout 120 \
+    TMPDIR=$T/tmp "${RECORD[@]}" "$T/pids" "$BOX_VALIDATE" --image "oci:$T/img:$tag" --expect pass --timeout 120 \
         --json "$T/r.json" >"$T/out" 2>&1 &
     local v=$!
     local i
@@ -451,7 +459,7 @@ real_manifest() {
 @test "make images: the smoke images under runc give the same verdicts" {
     real_manifest
     command -v runc >/dev/null || skip "runc is not installed"
-    run bash -c "cd '$REPO' && TMPDIR='$T/tmp' '$BOX_VALIDATE' --manifest build/images/workloads.yaml --runtime runc --json '$T/r.json'"
+    run bash -c "cd '$REPO' && TMPDIR='$T/tmp' exec sh -c 'echo \$\$ >>\"\$0\"; exec \"\$@\"' '$T/pids' '$BOX_VALIDATE' --manifest build/images/workloads.yaml --runtime runc --json '$T/r.json'"
     [ "$status" -eq 0 ] || fail "exit $status:\n$output"
     [ "$(jq -r '[.workloads[] | .result] | join(",")' "$T/r.json")" = pass,fail,skipped ]
 }
