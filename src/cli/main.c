@@ -31,6 +31,7 @@ static const char usage[] =
     "  spec      write a default config.json\n"
     "  features  print the runtime's features as JSON\n"
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
+    "  vm        GPU VM images: build, check, smoke (box-vm)\n"
     "\n"
     "global options:\n"
     "  --root DIR             state directory (default /run/box)\n"
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
-    if (strcmp(verb, "bundle") == 0)
+    if (strcmp(verb, "bundle") == 0 || strcmp(verb, "vm") == 0)
         return hand_over(verb, argc - optind, argv + optind);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(verb, commands[i].name) == 0) {

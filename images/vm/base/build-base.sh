@@ -5,12 +5,13 @@
 # loop devices: the partitions are built as plain files and written into the
 # disk at their sfdisk offsets with dd.
 #
-#   build-base.sh --distro debian|ubuntu --output FILE.raw [--size-gib N]
+#   build-base.sh --distro debian|ubuntu --output FILE.img [--size-gib N]
 #                 [--mirror URL] [--user NAME]
 #
-# Writes FILE.raw, FILE.raw.sha256 and FILE.raw.build-password (mode 0600:
-# the build user's password, set with chpasswd from the same string so the
-# hash always matches). Everything is written under a temporary name and
+# Writes FILE.img (raw; the .img name makes packer copy it with qemu-img,
+# which keeps it sparse), FILE.img.sha256 and FILE.img.build-password (mode
+# 0600: the build user's password, set with chpasswd from the same string,
+# so the hash always matches). Everything is written under a temporary name and
 # renamed at the end; on failure nothing is left behind.
 set -euo pipefail
 
@@ -72,7 +73,7 @@ deb $base_url/ubuntu jammy-security main restricted universe"
     ;;
 *) die "--distro \`$distro\`: expected debian or ubuntu" ;;
 esac
-packages=$packages,initramfs-tools,systemd-sysv,udev,kmod,openssh-server,sudo,ca-certificates,iproute2
+packages=$packages,e2fsprogs,initramfs-tools,systemd-sysv,udev,kmod,openssh-server,sudo,ca-certificates,iproute2
 
 work=$(mktemp -d "${output}.work.XXXXXX")
 cleanup() { rm -rf "$work"; }
@@ -139,13 +140,15 @@ root_size=$((total - root_start - mib))
 
 mkfs.ext4 -q -F -L root -U "$root_uuid" -d "$work/root" "$work/root.img" "$((root_size / 2))k"
 
+# no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check
+# can fail and panic ("IO-APIC + timer doesn't work").
 cat >"$work/grub.cfg" <<CFG
 set timeout=0
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 search --no-floppy --fs-uuid --set=root $root_uuid
-set args="root=UUID=$root_uuid ro console=tty0 console=ttyS0,115200n8"
+set args="root=UUID=$root_uuid ro console=tty0 console=ttyS0,115200n8 no_timer_check"
 if [ -e /vmlinuz ]; then
     linux /vmlinuz \$args
     initrd /initrd.img

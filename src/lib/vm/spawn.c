@@ -14,10 +14,10 @@
 
 extern char **environ;
 
-#define ENV_MAX         512
-#define GROUP_GONE_MS   3000
-#define DEFAULT_GRACE   5000
-#define READ_CHUNK      65536
+#define ENV_MAX       512
+#define GROUP_GONE_MS 3000
+#define DEFAULT_GRACE 5000
+#define READ_CHUNK    65536
 
 static unsigned long now_ms(void)
 {

@@ -36,11 +36,11 @@ enum box_vm_spawn_end {
 
 struct box_vm_spawn_result {
     enum box_vm_spawn_end end;
-    int status;       /* exit code, or 128 + signal */
-    pid_t pgid;       /* the group the child ran in */
-    char *output;     /* the captured tail, NUL-terminated; free() it */
-    size_t len;       /* bytes in output */
-    bool truncated;   /* earlier output was dropped */
+    int status;     /* exit code, or 128 + signal */
+    pid_t pgid;     /* the group the child ran in */
+    char *output;   /* the captured tail, NUL-terminated; free() it */
+    size_t len;     /* bytes in output */
+    bool truncated; /* earlier output was dropped */
     unsigned long elapsed_ms;
     unsigned long marker_ms; /* when the marker appeared */
 };
