@@ -220,7 +220,7 @@ static int check_esp_fat(int fd, struct box_vm_disk_info *info, struct box_err *
     if (memcmp(b + 82, "FAT32   ", 8) == 0) {
         type = b + 82;
         label = b + 71;
-    } else if (memcmp(b + 54, "FAT1", 4) == 0 && (b[57] == '2' || b[57] == '6')) {
+    } else if (memcmp(b + 54, "FAT1", 4) == 0 && (b[58] == '2' || b[58] == '6')) {
         type = b + 54;
         label = b + 43;
     } else {
