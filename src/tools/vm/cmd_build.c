@@ -46,7 +46,7 @@ static int parse(int argc, char **argv, struct box_vm_build_opts *o)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'v':
             if (o->nvars >= BOX_VM_VARS_MAX)

@@ -36,7 +36,7 @@ static int parse(int argc, char **argv, struct box_vm_smoke_opts *o, bool *json)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             if (box_parse_u64(optarg, 86400, &v) < 0 || v == 0)
