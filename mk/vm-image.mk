@@ -42,3 +42,11 @@ vm-smoke: $(BUILD)/box-vm
 
 vm-smoke-ubuntu: $(BUILD)/box-vm
 	tests/vm/smoke.sh $(abspath $(BUILD)/box-vm) $(abspath $(VM_OUT)) nvidia-gpu-firmware1
+
+# Part of `make lint`: the scripts under images/vm (the top-level lint only
+# looks under scripts, bench, .ci and tests) and packer's own format check.
+.PHONY: lint-vm
+lint: lint-vm
+lint-vm:
+	shellcheck -x images/vm/scripts/*.sh images/vm/base/*.sh images/vm/keys/*.sh
+	packer fmt -check images/vm

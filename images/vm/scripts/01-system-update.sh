@@ -2,7 +2,7 @@
 # Brings every package up to date. A reboot follows (10-reboot.sh), so that
 # the DKMS build later runs against the kernel the image will boot.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 apt-get update -q

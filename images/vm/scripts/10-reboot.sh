@@ -2,7 +2,7 @@
 # Reboots into the upgraded kernel. The provisioner running this has
 # expect_disconnect set; the next one waits for SSH to come back.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 echo "reboot: from $(uname -r) into $(boot_kernel)"

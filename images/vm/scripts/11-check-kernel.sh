@@ -2,7 +2,7 @@
 # After the reboot: the running kernel must be the one the image boots, or
 # DKMS would build for one kernel and the image boot another.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 want=$(boot_kernel)

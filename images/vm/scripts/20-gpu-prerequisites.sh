@@ -2,7 +2,7 @@
 # GPU prerequisites: nouveau never binds (blacklisted, modeset off, also in
 # the initramfs), and the PCI tools are present.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 apt_install pciutils kmod initramfs-tools

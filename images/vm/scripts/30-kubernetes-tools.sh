@@ -11,7 +11,7 @@
 # installed either. The Kubernetes project's own package repository is not
 # used (see docs/vm-images.md).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 : "${KUBERNETES_PACKAGES:?KUBERNETES_PACKAGES is not set}"

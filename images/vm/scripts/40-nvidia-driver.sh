@@ -6,7 +6,7 @@
 # The version that ends up built is recorded from the module itself by
 # 50-verify-nvidia.sh, never taken from what was asked for.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 : "${DISTRO:?DISTRO is not set}"

@@ -3,7 +3,7 @@
 # "options nvidia NVreg_EnableGpuFirmware=1", and the initramfs is rebuilt so
 # the option also applies when the module loads from it.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 conf=/etc/modprobe.d/nvidia.conf

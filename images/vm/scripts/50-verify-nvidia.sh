@@ -5,7 +5,7 @@
 # the initramfs holds nvidia.conf with exactly that line. Records the driver
 # version from the built module.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 line='options nvidia NVreg_EnableGpuFirmware=1'

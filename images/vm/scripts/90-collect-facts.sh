@@ -2,7 +2,7 @@
 # Writes what the image is, as found inside it, to $FACTS_FILE (key=value,
 # the format box vm build reads; see src/lib/vm/facts.h).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 : "${FACTS_FILE:?FACTS_FILE is not set}"

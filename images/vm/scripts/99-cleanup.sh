@@ -5,7 +5,7 @@
 # logs or shell history. The build user's sudo rule, login shell and account
 # expiry go in the template's shutdown command, the last thing run over SSH.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 : "${BUILD_USER:?BUILD_USER is not set}"
