@@ -71,6 +71,12 @@ variable "firmware" {
   default = "/usr/share/ovmf/OVMF.fd"
 }
 
+variable "serial_log" {
+  type        = string
+  default     = ""
+  description = "File that receives the guest's serial console (kernel and boot messages); \"\": none."
+}
+
 variable "cpus" {
   type    = number
   default = 2
@@ -109,7 +115,8 @@ source "qemu" "image" {
   format           = "raw"
   accelerator      = "tcg"
   machine_type     = "q35"
-  qemuargs         = [["-cpu", "max"], ["-bios", var.firmware]]
+  qemuargs = concat([["-cpu", "max"], ["-bios", var.firmware]],
+  var.serial_log == "" ? [] : [["-serial", "file:${var.serial_log}"]])
   cpus             = var.cpus
   memory           = var.memory
   disk_interface   = "virtio-scsi"

@@ -218,11 +218,24 @@ static int ensure_base(struct job *j, struct box_vm_build_result *res, struct bo
     return r;
 }
 
+/* A failed build keeps the guest's console next to where the image would
+ * have gone: the one diagnostic the packer output does not show. */
+static void keep_serial_log(struct job *j, struct box_vm_build_result *res)
+{
+    char from[PATH_MAX + 16];
+    snprintf(from, sizeof(from), "%s/serial.log", j->work);
+    snprintf(res->serial_log, sizeof(res->serial_log), "%s/%s.serial.log", j->o->output_dir,
+             j->name);
+    if (rename(from, res->serial_log) != 0)
+        res->serial_log[0] = '\0';
+}
+
 static int run_packer(struct job *j, struct box_vm_build_result *res, struct box_err *err)
 {
     const struct box_vm_build_opts *o = j->o;
     char tmpl[PATH_MAX], a_base[PATH_MAX + 16], a_sha[96], a_out[PATH_MAX + 24], a_name[300],
-        a_facts[PATH_MAX + 24], a_distro[32], env_pw[SIDE_MAX + 32], env_cache[PATH_MAX + 32];
+        a_facts[PATH_MAX + 24], a_distro[32], a_serial[PATH_MAX + 24], env_pw[SIDE_MAX + 32],
+        env_cache[PATH_MAX + 32];
     snprintf(tmpl, sizeof(tmpl), "%s/%s.pkr.hcl", o->templates_dir, o->template_name);
     snprintf(a_base, sizeof(a_base), "base_image=%s", j->base);
     /* Checked by verify_base() already. */
@@ -231,6 +244,7 @@ static int run_packer(struct job *j, struct box_vm_build_result *res, struct box
     snprintf(a_name, sizeof(a_name), "vm_name=%s", j->name);
     snprintf(a_facts, sizeof(a_facts), "facts_file=%s/facts.env", j->work);
     snprintf(a_distro, sizeof(a_distro), "distro=%s", j->distro);
+    snprintf(a_serial, sizeof(a_serial), "serial_log=%s/serial.log", j->work);
     /* The password travels in the environment, never on a command line. */
     snprintf(env_pw, sizeof(env_pw), "PKR_VAR_build_password=%s", j->password);
     snprintf(env_cache, sizeof(env_cache), "PACKER_CACHE_DIR=%s/cache", j->work);
@@ -238,7 +252,7 @@ static int run_packer(struct job *j, struct box_vm_build_result *res, struct box
     const char *argv[16 + 2 * BOX_VM_VARS_MAX] = {o->packer ? o->packer : "packer", "build",
                                                   "-color=false"};
     size_t n = 3;
-    const char *fixed[] = {a_base, a_sha, a_out, a_name, a_facts, a_distro};
+    const char *fixed[] = {a_base, a_sha, a_out, a_name, a_facts, a_distro, a_serial};
     for (size_t i = 0; i < BOX_ARRAY_SIZE(fixed); i++) {
         argv[n++] = "-var";
         argv[n++] = fixed[i];
@@ -253,6 +267,8 @@ static int run_packer(struct job *j, struct box_vm_build_result *res, struct box
     argv[n] = NULL;
     int r = run_tool(j, "packer build", argv, env, &res->packer_ms, err);
     explicit_bzero(env_pw, sizeof(env_pw));
+    if (r < 0)
+        keep_serial_log(j, res);
     return r;
 }
 

@@ -7,7 +7,9 @@
  * complete, checked image (qemu-img says raw, the disk checks pass) is moved
  * to `<output>/<name>`, followed by `<name>.sha256` and `<name>.facts.json`.
  * A failed, timed-out or interrupted build leaves none of them, and no
- * process: every tool runs in its own process group (spawn.h). */
+ * process: every tool runs in its own process group (spawn.h). Only the
+ * guest's serial console of a failed packer run is kept, as
+ * `<output>/<name>.serial.log`. */
 #ifndef BOX_VM_BUILD_H
 #define BOX_VM_BUILD_H
 
@@ -37,6 +39,7 @@ struct box_vm_build_opts {
 struct box_vm_build_result {
     char image[PATH_MAX], sha256_file[PATH_MAX], facts_file[PATH_MAX];
     char sha256[65];
+    char serial_log[PATH_MAX]; /* after a failed packer run: the guest's console, or "" */
     uint64_t size;
     bool base_built;
     unsigned long base_ms, packer_ms, total_ms;

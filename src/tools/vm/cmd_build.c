@@ -111,6 +111,9 @@ int box_vm_cmd_build(int argc, char **argv)
     r = box_vm_build(&o, &res, &err);
     if (r < 0) {
         fprintf(stderr, "box vm build: %s: %s\n", o.template_name, err.msg);
+        if (res.serial_log[0])
+            fprintf(stderr, "box vm build: the guest's serial console is in `%s`\n",
+                    res.serial_log);
         return r == -EINTR ? BOX_VM_EXIT_INTERRUPTED : BOX_VM_EXIT_FAIL;
     }
     printf("image:  %s\nsha256: %s\nfacts:  %s\nsize:   %llu bytes\n", res.image, res.sha256,
