@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,22 @@ struct job {
     char base_sha[65], password[SIDE_MAX];
     unsigned long deadline;
 };
+
+/* SIGINT/SIGTERM that arrived between two tools (the caller keeps them
+ * blocked; spawn.c reads them while a tool runs). */
+static int interrupted(struct box_err *err)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigpending(&pending) < 0 ||
+        (!sigismember(&pending, SIGINT) && !sigismember(&pending, SIGTERM)))
+        return 0;
+    struct timespec zero = {0, 0};
+    sigtimedwait(&set, NULL, &zero);
+    return box_err_set(err, EINTR, "interrupted");
+}
 
 static unsigned remaining_ms(const struct job *j, struct box_err *err, int *r)
 {
@@ -450,6 +467,8 @@ int box_vm_build(const struct box_vm_build_opts *o, struct box_vm_build_result *
     if (r >= 0)
         r = verify_base(&j, err);
     if (r >= 0)
+        r = interrupted(err);
+    if (r >= 0)
         r = run_packer(&j, res, err);
     explicit_bzero(j.password, sizeof(j.password));
     char image[PATH_MAX + 300];
@@ -458,6 +477,8 @@ int box_vm_build(const struct box_vm_build_opts *o, struct box_vm_build_result *
         r = check_image(&j, image, res, err);
     if (r >= 0)
         r = write_side_files(&j, res, err);
+    if (r >= 0)
+        r = interrupted(err);
     if (r >= 0)
         r = place(&j, res, err);
     box_remove_tree(AT_FDCWD, j.work);

@@ -52,6 +52,10 @@ int box_vm_template_check(const char *dir, const char *name, struct box_err *err
  * variables box vm build sets itself. */
 int box_vm_var_check(const char *kv, struct box_err *err);
 
+/* The caller blocks SIGINT and SIGTERM for the duration: one that arrives
+ * while a tool runs stops its group (spawn.h), one that arrives between the
+ * steps is found before the next; either way the build ends with -EINTR and
+ * leaves nothing. */
 int box_vm_build(const struct box_vm_build_opts *o, struct box_vm_build_result *res,
                  struct box_err *err);
 

@@ -4,6 +4,7 @@
  * .facts.json. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,8 +108,15 @@ int box_vm_cmd_build(int argc, char **argv)
         fprintf(stderr, "box vm build: %s\n", err.msg);
         return BOX_VM_EXIT_USAGE;
     }
+    /* Held for the build (see build.h); a Ctrl-C never skips the cleanup. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     struct box_vm_build_result res;
     r = box_vm_build(&o, &res, &err);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if (r < 0) {
         fprintf(stderr, "box vm build: %s: %s\n", o.template_name, err.msg);
         if (res.serial_log[0])
