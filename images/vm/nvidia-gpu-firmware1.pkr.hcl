@@ -158,9 +158,10 @@ build {
   }
 
   provisioner "shell" {
-    pause_before     = "10s"
-    environment_vars = local.env
-    execute_command  = local.sudo
+    pause_before        = "10s"
+    start_retry_timeout = "20m"
+    environment_vars    = local.env
+    execute_command     = local.sudo
     inline = [
       "bash /var/tmp/box-build/11-check-kernel.sh",
       "bash /var/tmp/box-build/20-gpu-prerequisites.sh",
