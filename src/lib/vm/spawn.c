@@ -18,6 +18,7 @@ extern char **environ;
 #define GROUP_GONE_MS 3000
 #define DEFAULT_GRACE 5000
 #define READ_CHUNK    65536
+#define LINE_WAIT_MS  2000
 
 static unsigned long now_ms(void)
 {
@@ -106,7 +107,8 @@ struct watch {
     pid_t pid;
     int out, sfd;
     bool leader_done, stopping, out_eof;
-    unsigned long start, deadline, kill_at;
+    bool marker_seen; /* waiting for the end of the marker's line */
+    unsigned long start, deadline, kill_at, line_until;
     int wstatus;
 };
 
@@ -165,16 +167,27 @@ static void on_output(struct watch *w, const struct box_vm_spawn_opts *o, struct
     }
     size_t before = c->len;
     size_t dropped = capture_add(c, chunk, (size_t)n);
-    if (!o->marker || w->stopping || res->end == BOX_VM_SPAWN_MARKER)
+    if (!o->marker || w->stopping)
         return;
+    if (w->marker_seen) {
+        if (memchr(chunk, '\n', (size_t)n))
+            stop_group(w, grace);
+        return;
+    }
     size_t mlen = strlen(o->marker);
     before = before > dropped ? before - dropped : 0;
     size_t from = before >= mlen ? before - mlen + 1 : 0;
-    if (memmem(c->buf + from, c->len - from, o->marker, mlen)) {
-        res->end = BOX_VM_SPAWN_MARKER;
-        res->marker_ms = now_ms() - w->start;
+    const char *m = memmem(c->buf + from, c->len - from, o->marker, mlen);
+    if (!m)
+        return;
+    /* The rest of the marker's line (e.g. the kernel release) is part of
+     * the answer: stop at its newline, or after LINE_WAIT_MS. */
+    res->end = BOX_VM_SPAWN_MARKER;
+    res->marker_ms = now_ms() - w->start;
+    w->marker_seen = true;
+    w->line_until = now_ms() + LINE_WAIT_MS;
+    if (memchr(m, '\n', (size_t)(c->buf + c->len - m)))
         stop_group(w, grace);
-    }
 }
 
 static int next_timeout(const struct watch *w, const struct box_vm_spawn_opts *o)
@@ -184,6 +197,8 @@ static int next_timeout(const struct watch *w, const struct box_vm_spawn_opts *o
         return 200;
     if (w->stopping)
         until = w->kill_at;
+    else if (w->marker_seen)
+        until = w->line_until;
     else if (o->timeout_ms)
         until = w->deadline;
     if (!until)
@@ -208,7 +223,9 @@ static void watch_loop(struct watch *w, const struct box_vm_spawn_opts *o, struc
             on_output(w, o, c, res, grace);
         finish_leader(w);
         unsigned long t = now_ms();
-        if (!w->stopping && o->timeout_ms && t >= w->deadline) {
+        if (!w->stopping && w->marker_seen && t >= w->line_until)
+            stop_group(w, grace);
+        if (!w->stopping && !w->marker_seen && o->timeout_ms && t >= w->deadline) {
             res->end = BOX_VM_SPAWN_TIMED_OUT;
             stop_group(w, grace);
         }
