@@ -87,9 +87,12 @@ static void test_marker_stops(void **state)
 {
     (void)state;
     struct box_vm_spawn_result r;
-    run("echo boot; sleep 0.2; printf 'BOX-VM-'; sleep 0.2; echo 'READY 6.1'; sleep 100", 20000,
-        "BOX-VM-READY", 0, &r);
+    run("echo boot; sleep 0.2; printf 'BOX-VM-'; sleep 0.2; printf 'READY'; sleep 0.3;"
+        "echo ' 6.1'; sleep 100",
+        20000, "BOX-VM-READY", 0, &r);
     assert_int_equal(r.end, BOX_VM_SPAWN_MARKER);
+    /* split across reads, and the rest of its line waited for */
+    assert_non_null(strstr(r.output, "BOX-VM-READY 6.1\n"));
     assert_true(r.elapsed_ms < 20000);
     assert_int_equal(kill(-r.pgid, 0), -1);
     box_vm_spawn_result_free(&r);
