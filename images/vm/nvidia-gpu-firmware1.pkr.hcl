@@ -78,8 +78,9 @@ variable "serial_log" {
 }
 
 variable "cpus" {
-  type    = number
-  default = 2
+  type        = number
+  default     = 1
+  description = "Guest CPUs. One: under TCG on a busy host, a second vCPU mostly spins waiting for the first."
 }
 
 variable "memory" {
