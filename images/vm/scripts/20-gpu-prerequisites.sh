@@ -12,7 +12,7 @@ options nouveau modeset=0
 CONF
 update-initramfs -u -k all
 kernel=$(boot_kernel)
-lsinitramfs "/boot/initrd.img-$kernel" | grep -qx 'etc/modprobe.d/blacklist-nouveau.conf' ||
+lsinitramfs "/boot/initrd.img-$kernel" | grep -x 'etc/modprobe.d/blacklist-nouveau.conf' ||
     die "blacklist-nouveau.conf is not in /boot/initrd.img-$kernel"
-modprobe -c | grep -qx 'blacklist nouveau' || die "modprobe -c does not show the nouveau blacklist"
+modprobe -c | grep -x 'blacklist nouveau' || die "modprobe -c does not show the nouveau blacklist"
 echo "gpu-prerequisites: nouveau blacklisted (initramfs of $kernel rebuilt)"

@@ -10,15 +10,15 @@ set -euo pipefail
 
 line='options nvidia NVreg_EnableGpuFirmware=1'
 kernel=$(boot_kernel)
-dkms status -k "$kernel" | grep -qE '^nvidia[^,]*/.*: installed' ||
+dkms status -k "$kernel" | grep -E '^nvidia[^,]*/.*: installed' ||
     die "dkms status: no installed nvidia module for $kernel"
 version=$(modinfo -k "$kernel" -F version nvidia) || die "modinfo: no nvidia module for $kernel"
 [[ $version =~ ^[0-9]+(\.[0-9]+)+$ ]] || die "modinfo: nvidia version \`$version\` is not a version"
-modinfo -k "$kernel" -p nvidia | grep -q '^NVreg_EnableGpuFirmware:' ||
+modinfo -k "$kernel" -p nvidia | grep '^NVreg_EnableGpuFirmware:' ||
     die "the nvidia module for $kernel has no NVreg_EnableGpuFirmware parameter"
 [ "$(cat /etc/modprobe.d/nvidia.conf)" = "$line" ] ||
     die "/etc/modprobe.d/nvidia.conf does not hold exactly \`$line\`"
-modprobe -c | grep -qx "$line" || die "modprobe -c does not show \`$line\`"
+modprobe -c | grep -x "$line" || die "modprobe -c does not show \`$line\`"
 
 initrd=/boot/initrd.img-$kernel
 unpacked=$(mktemp -d)
