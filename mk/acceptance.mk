@@ -12,8 +12,9 @@
 CHECKER_DIR    := tests/acceptance/checker
 CHECKER_CFLAGS := $(filter-out -fsanitize=% -fno-omit-frame-pointer,$(CFLAGS))
 BATS_FLAGS     ?=
-# The runtime's files; bundle*.bats belong to box-bundle (mk/bundle.mk).
-RUNTIME_BATS   := $(filter-out tests/acceptance/bundle%,$(wildcard tests/acceptance/*.bats))
+# The runtime's files; bundle*.bats belong to box-bundle (mk/bundle.mk), vm_*.bats
+# to box-vm (mk/vm-image.mk).
+RUNTIME_BATS   := $(filter-out tests/acceptance/bundle% tests/acceptance/vm_%,$(wildcard tests/acceptance/*.bats))
 
 BOXCHECK_SRC   := $(addprefix $(CHECKER_DIR)/,boxcheck.c boxcheck_report.c boxcheck_probes.c)
 
