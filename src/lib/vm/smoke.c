@@ -89,8 +89,9 @@ int box_vm_kvm_probe(const char *qemu, char *why, size_t why_size, struct box_er
         char how[128];
         box_vm_spawn_describe(&sr, PROBE_TIMEOUT, how, sizeof(how));
         const char *tail = box_vm_spawn_tail(&sr, 1);
-        snprintf(why, why_size, "a boot sector under KVM did not print its line (%s)%s%.160s", how,
-                 *tail ? ": " : "", tail);
+        int tlen = (int)strcspn(tail, "\r\n");
+        snprintf(why, why_size, "a boot sector under KVM did not print its line (%s)%s%.*s", how,
+                 tlen ? ": " : "", tlen < 160 ? tlen : 160, tail);
     }
     box_vm_spawn_result_free(&sr);
     return ok;
