@@ -1,15 +1,20 @@
-# box-vm: GPU VM images and the region API (`box vm ...`). A separate
-# executable so that libcurl never loads on the container start path of box.
-# Every .c under src/lib/vm/ and src/tools/vm/ is linked into it.
+# box-vm: GPU VM images (build, check, smoke) and the region API (`box vm
+# ...`). A separate executable so that libcurl and libcrypto never load on the
+# container start path of box. Every .c under src/lib/vm/ and src/tools/vm/ is
+# linked into it, with the sha256 helpers of src/lib/image.
 #
-#   make unit-vm         cmocka tests of the validator, generator and settings
-#   make acceptance-vm   bats tests against a local region server (no root)
+#   make unit-vm         cmocka tests of src/lib/vm (validator, generator,
+#                        settings, disk checks, facts, spawn)
+#   make acceptance-vm   bats: a local region server (no root), packer
+#                        validate/fmt, box vm check on synthetic disks, spawn
 #   make fuzz-vm         the payload validator under libFuzzer
+# The opt-in image builds (vm-smoke, vm-smoke-ubuntu) are in mk/vm-image.mk.
 
-VM_LIBS      := -lcurl -ljansson
+VM_LIBS      := -lcurl -ljansson -lcrypto -ldeflate -lz
 VM_LIB_SRC   := $(wildcard src/lib/vm/*.c)
 VM_TOOL_SRC  := $(wildcard src/tools/vm/*.c)
-VM_LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(VM_LIB_SRC) $(wildcard src/lib/base/*.c))
+VM_LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(VM_LIB_SRC) $(wildcard src/lib/base/*.c) \
+                  src/lib/image/fetch.c src/lib/image/decomp.c src/lib/image/util.c)
 VM_TOOL_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(VM_TOOL_SRC))
 
 VM_UNIT_SRC  := $(wildcard tests/unit/test_vm_*.c)
@@ -50,7 +55,8 @@ VM_FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -DBOX_VERSION='"$(VERSIO
                   -fno-omit-frame-pointer
 
 $(BUILD)/fuzz/fuzz_vm_payload: tests/fuzz/fuzz_vm_payload.c $(VM_LIB_SRC) \
-                               $(wildcard src/lib/base/*.c)
+                               $(wildcard src/lib/base/*.c) src/lib/image/fetch.c \
+                               src/lib/image/decomp.c src/lib/image/util.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(VM_FUZZ_CFLAGS) -o $@ $^ $(VM_LIBS)
 

@@ -36,7 +36,7 @@ static const char usage[] =
     "  bundle    GPU runtime bundle tarballs (box-bundle)\n"
     "  image     GPU validation images: build, manifest, publish (box-image)\n"
     "  validate  run GPU validation images and check their verdicts (box-validate)\n"
-    "  vm        GPU VM images and the region API (box-vm)\n"
+    "  vm        GPU VM images: build, check, smoke; the region API (box-vm)\n"
     "\n"
     "global options:\n"
     "  --root DIR             state directory (default /run/box)\n"
