@@ -7,8 +7,8 @@
 # Read before mk/fuzz.mk: its variables are not set yet, so the sources are
 # named here (spec.c for the mount options, which pulls seccomp and launch).
 CDI_FUZZ_SRC := $(wildcard src/lib/cdi/*.c) $(wildcard src/lib/base/*.c) \
-                src/lib/runtime/spec.c src/lib/runtime/spec_json.c \
-                src/lib/runtime/spec_linux.c src/lib/runtime/seccomp.c src/lib/runtime/launch.c
+                $(wildcard src/lib/runtime/spec*.c) src/lib/runtime/seccomp.c \
+                src/lib/runtime/launch.c
 
 .PHONY: fuzz-cdi
 
