@@ -6,6 +6,8 @@
 #
 #   bench/cdi.sh                 what `make bench` runs
 #   BENCH_CDI_ROUNDS=51 bench/cdi.sh
+#   BENCH_CDI_HOST=real bench/cdi.sh   the same rows from this host's own
+#                                      driver (a machine with an NVIDIA GPU)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,13 +15,16 @@ repo=$(dirname "$here")
 BOX=${BOX:-$repo/build/box}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 ROUNDS=${BENCH_CDI_ROUNDS:-21}
+HOST=${BENCH_CDI_HOST:-fake}
 
 say() { printf 'bench cdi: %s\n' "$*" >&2; }
 if [ "$(id -u)" != 0 ]; then
     say "skipped: needs root (mknod for the fake host, containers)"
     exit 0
 fi
-for tool in gcc jq ldconfig python3; do
+tools="gcc ldconfig python3"
+[ "$HOST" = real ] && tools=python3
+for tool in $tools; do
     command -v "$tool" >/dev/null || {
         say "skipped: $tool is not installed"
         exit 0
@@ -36,9 +41,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=tests/acceptance/cdi_fakehost.bash
-. "$repo/tests/acceptance/cdi_fakehost.bash"
-fakehost_build "$work/host"
+if [ "$HOST" = real ]; then
+    [ -e /proc/driver/nvidia/version ] || {
+        say "skipped: BENCH_CDI_HOST=real, but no NVIDIA driver is loaded here"
+        exit 0
+    }
+    host_label="this host, $(nvidia-smi -L 2>/dev/null | grep -c '^GPU ') GPU"
+else
+    # shellcheck source=tests/acceptance/cdi_fakehost.bash
+    . "$repo/tests/acceptance/cdi_fakehost.bash"
+    fakehost_build "$work/host"
+    host_label="fake host, 2 GPUs"
+fi
 
 now_us() {
     local t
@@ -52,8 +66,12 @@ median() {
 }
 
 gen() {
-    "$BOX" cdi generate --driver-root "$FAKE_DRIVER" --dev-root "$FAKE_DEV" \
-        --proc-root "$FAKE_PROC" "$@"
+    if [ "$HOST" = real ]; then
+        "$BOX" cdi generate "$@"
+    else
+        "$BOX" cdi generate --driver-root "$FAKE_DRIVER" --dev-root "$FAKE_DEV" \
+            --proc-root "$FAKE_PROC" "$@"
+    fi
 }
 
 : >"$work/gen.us"
@@ -62,7 +80,7 @@ for _ in $(seq "$ROUNDS"); do
     gen --output "$work/nvidia.yaml"
     echo $(($(now_us) - t0)) >>"$work/gen.us"
 done
-printf '%-44s %10s us\n' "box cdi generate (fake host, 2 GPUs)" "$(median <"$work/gen.us")"
+printf '%-44s %10s us\n' "box cdi generate ($host_label)" "$(median <"$work/gen.us")"
 
 if ! "$BOX" run --help 2>&1 | grep -q -- '--device'; then
     say "run rows skipped: this box has no run --device"
@@ -73,8 +91,13 @@ mv "$work/nvidia.yaml" "$work/cdi/"
 cp "$BUSYBOX" "$work/bundle/rootfs/bin/busybox"
 ln -s busybox "$work/bundle/rootfs/bin/true"
 (cd "$work/bundle" && "$BOX" spec)
-jq '.process.terminal = false | .process.args = ["/bin/true"] | .root.readonly = false' \
-    "$work/bundle/config.json" >"$work/c" && mv "$work/c" "$work/bundle/config.json"
+python3 - "$work/bundle/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"].update(terminal=False, args=["/bin/true"])
+c["root"]["readonly"] = False
+json.dump(c, open(sys.argv[1], "w"))
+EOF
 
 : >"$work/plain.us"
 : >"$work/gpu.us"

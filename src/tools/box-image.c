@@ -41,8 +41,11 @@ static const char build_usage[] =
     "  --applets A,B,...      the links (default " DEFAULT_APPS ")\n"
     "  --add DEST=SRC         add the host file SRC at DEST\n"
     "  --elf DEST=SRC         add an executable and the shared libraries it needs\n"
-    "  --lib-dir DIR          where --elf looks for libraries (repeatable; default\n"
-    "                         the multiarch and lib directories)\n"
+    "  --lib NAME             add a shared library that is loaded at run time (by\n"
+    "                         dlopen, or by a library the host injects), and what\n"
+    "                         it needs\n"
+    "  --lib-dir DIR          where --elf and --lib look for libraries (repeatable;\n"
+    "                         default the multiarch and lib directories)\n"
     "  --lib-root DIR         look below DIR instead of the host's root\n"
     "  --input KEY=VALUE      an input of the fingerprint (a package version...)\n"
     "  --input-file PATH      a file of the fingerprint that is not in the image\n"
@@ -56,9 +59,10 @@ static const char build_usage[] =
 
 struct build_args {
     const char *name, *output, *busybox, *applets, *description, *source, *arch, *lib_root;
-    const char *add[MAX_ITEMS], *elf[MAX_ITEMS], *inputs[MAX_ITEMS], *input_files[MAX_ITEMS];
+    const char *add[MAX_ITEMS], *elf[MAX_ITEMS], *libs[MAX_ITEMS], *inputs[MAX_ITEMS],
+        *input_files[MAX_ITEMS];
     const char *lib_dirs[16];
-    size_t nadd, nelf, ninputs, ninput_files, nlib_dirs;
+    size_t nadd, nelf, nlibs, ninputs, ninput_files, nlib_dirs;
     uint64_t level;
     int64_t epoch;
     bool force;
@@ -120,26 +124,16 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
         O_LVL,
         O_FORCE,
         O_LIBDIR,
-        O_LIBROOT
+        O_LIBROOT,
+        O_LIB
     };
     static const struct option opts[] = {
-        {"name", 1, 0, O_NAME},
-        {"output", 1, 0, O_OUT},
-        {"busybox", 1, 0, O_BB},
-        {"applets", 1, 0, O_APP},
-        {"add", 1, 0, O_ADD},
-        {"elf", 1, 0, O_ELF},
-        {"input", 1, 0, O_IN},
-        {"input-file", 1, 0, O_INF},
-        {"description", 1, 0, O_DESC},
-        {"source", 1, 0, O_SRC},
-        {"arch", 1, 0, O_ARCH},
-        {"level", 1, 0, O_LVL},
-        {"force", 0, 0, O_FORCE},
-        {"lib-dir", 1, 0, O_LIBDIR},
-        {"lib-root", 1, 0, O_LIBROOT},
-        {"help", 0, 0, 'h'},
-        {0, 0, 0, 0},
+        {"name", 1, 0, O_NAME},        {"output", 1, 0, O_OUT},     {"busybox", 1, 0, O_BB},
+        {"applets", 1, 0, O_APP},      {"add", 1, 0, O_ADD},        {"elf", 1, 0, O_ELF},
+        {"input", 1, 0, O_IN},         {"input-file", 1, 0, O_INF}, {"description", 1, 0, O_DESC},
+        {"source", 1, 0, O_SRC},       {"arch", 1, 0, O_ARCH},      {"level", 1, 0, O_LVL},
+        {"force", 0, 0, O_FORCE},      {"lib", 1, 0, O_LIB},        {"lib-dir", 1, 0, O_LIBDIR},
+        {"lib-root", 1, 0, O_LIBROOT}, {"help", 0, 0, 'h'},         {0, 0, 0, 0},
     };
     *a = (struct build_args){.applets = DEFAULT_APPS, .arch = "amd64", .level = 9, .lib_root = ""};
     int c, rc = 0;
@@ -169,6 +163,12 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
             break;
         case O_INF:
             rc = push(a->input_files, &a->ninput_files, MAX_ITEMS, "--input-file", optarg);
+            break;
+        case O_LIB:
+            if (!*optarg || strchr(optarg, '/'))
+                rc = box_image_usage("--lib: `%s` is not a library name (libdl.so.2)", optarg);
+            else
+                rc = push(a->libs, &a->nlibs, MAX_ITEMS, "--lib", optarg);
             break;
         case O_LIBDIR:
             rc = push(a->lib_dirs, &a->nlib_dirs, 16, "--lib-dir", optarg);
@@ -279,8 +279,8 @@ static int add_busybox(struct box_oci_rootfs *r, const struct build_args *a, str
     return rc;
 }
 
-static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const char *dest,
-                   const char *src, struct box_err *err)
+/* Where libraries are looked for, below a->lib_root. */
+static const char *const *lib_dirs(const struct build_args *a, size_t *n)
 {
     static const char *const default_dirs[] = {"/lib/x86_64-linux-gnu",
                                                "/usr/lib/x86_64-linux-gnu",
@@ -290,8 +290,19 @@ static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const c
                                                "/usr/lib64",
                                                "/lib",
                                                "/usr/lib"};
-    const char *const *dirs = a->nlib_dirs ? a->lib_dirs : default_dirs;
-    size_t ndirs = a->nlib_dirs ? a->nlib_dirs : BOX_ARRAY_SIZE(default_dirs);
+    *n = a->nlib_dirs ? a->nlib_dirs : BOX_ARRAY_SIZE(default_dirs);
+    return a->nlib_dirs ? a->lib_dirs : default_dirs;
+}
+
+/* dest from src with the libraries it needs. loader: the image's dynamic
+ * loader (the PT_INTERP of an executable added before, or ""); a library
+ * that names it in DT_NEEDED gets it from there, not from another path. The
+ * loader this ELF asks for, if any, is copied into loader. */
+static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const char *dest,
+                   const char *src, char loader[PATH_MAX], struct box_err *err)
+{
+    size_t ndirs;
+    const char *const *dirs = lib_dirs(a, &ndirs);
     _cleanup_free_ struct box_elf_deps *deps = malloc(sizeof(*deps));
     if (!deps)
         return box_err_set(err, ENOMEM, "--elf: out of memory");
@@ -303,8 +314,12 @@ static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const c
         snprintf(host, sizeof(host), "%s%s", a->lib_root, deps->interp);
         rc = box_oci_rootfs_add_file(r, deps->interp, host, 0755, err);
     }
+    if (rc == 0 && deps->interp[0])
+        snprintf(loader, PATH_MAX, "%s", deps->interp);
+    const char *loader_name = loader[0] ? strrchr(loader, '/') + 1 : NULL;
     for (size_t i = 0; rc == 0 && i < deps->n; i++) {
-        if (box_oci_rootfs_get(r, deps->libs[i].path))
+        if (box_oci_rootfs_get(r, deps->libs[i].path) ||
+            (loader_name && strcmp(deps->libs[i].name, loader_name) == 0))
             continue;
         snprintf(host, sizeof(host), "%s%s", a->lib_root, deps->libs[i].path);
         rc = box_oci_rootfs_add_file(r, deps->libs[i].path, host, 0755, err);
@@ -312,8 +327,31 @@ static int add_elf(struct box_oci_rootfs *r, const struct build_args *a, const c
     return rc < 0 ? box_err_prefix(err, "--elf `%s`", dest) : 0;
 }
 
+/* --lib NAME: the first regular file of that name in the library
+ * directories, at the same path in the image, with what it needs. */
+static int add_lib(struct box_oci_rootfs *r, const struct build_args *a, const char *name,
+                   char loader[PATH_MAX], struct box_err *err)
+{
+    size_t ndirs;
+    const char *const *dirs = lib_dirs(a, &ndirs);
+    for (size_t i = 0; i < ndirs; i++) {
+        char dest[PATH_MAX], host[PATH_MAX * 2];
+        struct stat st;
+        snprintf(dest, sizeof(dest), "%s/%s", dirs[i], name);
+        snprintf(host, sizeof(host), "%s%s", a->lib_root, dest);
+        if (stat(host, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (box_oci_rootfs_get(r, dest))
+            return 0;
+        int rc = add_elf(r, a, dest, host, loader, err);
+        return rc < 0 ? box_err_prefix(err, "--lib `%s`", name) : 0;
+    }
+    return box_err_set(err, ENOENT, "--lib `%s`: not found in the library directories", name);
+}
+
 static int build_rootfs(struct box_oci_rootfs *r, const struct build_args *a, struct box_err *err)
 {
+    char loader[PATH_MAX] = "";
     int rc = add_base(r, err);
     if (rc == 0 && a->busybox)
         rc = add_busybox(r, a, err);
@@ -324,9 +362,11 @@ static int build_rootfs(struct box_oci_rootfs *r, const struct build_args *a, st
         _cleanup_free_ char *src = NULL;
         rc = split_pair(elf ? "--elf" : "--add", arg, &dest, &src, err);
         if (rc == 0)
-            rc =
-                elf ? add_elf(r, a, dest, src, err) : box_oci_rootfs_add_file(r, dest, src, 0, err);
+            rc = elf ? add_elf(r, a, dest, src, loader, err)
+                     : box_oci_rootfs_add_file(r, dest, src, 0, err);
     }
+    for (size_t i = 0; rc == 0 && i < a->nlibs; i++)
+        rc = add_lib(r, a, a->libs[i], loader, err);
     if (rc < 0)
         return rc;
     /* The contract: the workload is there, and it is the entrypoint. */

@@ -57,6 +57,8 @@ static const char usage_text[] =
     "  --insecure-registry    plain HTTP or unverified TLS to the registry (loopback)\n"
     "  --work-dir DIR         where bundles and runtime state go (default: a new\n"
     "                         directory under $TMPDIR, removed at the end)\n"
+    "  --cdi-spec-dir DIR     CDI spec directory for GPU workloads, repeatable\n"
+    "                         (default: /etc/cdi and /var/run/cdi)\n"
     "  -q, --quiet            no table on stdout\n"
     "  -h, --help             this text\n"
     "\n"
@@ -69,6 +71,8 @@ struct args {
     bool gpu, insecure, quiet;
     uint64_t timeout, pull_timeout, parallel, capture_max;
     char **command;
+    const char *cdi_dirs[BOX_VALIDATE_CDI_DIRS_MAX];
+    size_t n_cdi_dirs;
 };
 
 enum {
@@ -87,6 +91,7 @@ enum {
     OPT_CAPTURE,
     OPT_INSECURE,
     OPT_WORK_DIR,
+    OPT_CDI_SPEC_DIR,
 };
 
 __attribute__((format(printf, 1, 2))) static int usage(const char *fmt, ...)
@@ -137,6 +142,13 @@ static int option(struct args *a, int c, const char *v)
     case OPT_WORK_DIR:
         a->work_dir = v;
         return 0;
+    case OPT_CDI_SPEC_DIR:
+        if (a->n_cdi_dirs == BOX_VALIDATE_CDI_DIRS_MAX)
+            return usage("--cdi-spec-dir: at most %d directories", BOX_VALIDATE_CDI_DIRS_MAX), -1;
+        if (v[0] != '/')
+            return usage("--cdi-spec-dir: `%s` is not an absolute path", v), -1;
+        a->cdi_dirs[a->n_cdi_dirs++] = v;
+        return 0;
     case OPT_GPU:
         a->gpu = true;
         return 0;
@@ -182,6 +194,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"capture-max", required_argument, 0, OPT_CAPTURE},
         {"insecure-registry", no_argument, 0, OPT_INSECURE},
         {"work-dir", required_argument, 0, OPT_WORK_DIR},
+        {"cdi-spec-dir", required_argument, 0, OPT_CDI_SPEC_DIR},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -378,7 +391,7 @@ static int run(const struct args *a, struct box_wl_list *m, const char *base_dir
     if (runtime_path(a, rt, sizeof(rt)) < 0 || make_work_dir(a, work, sizeof(work)) < 0)
         return EXIT_ERROR;
     bool have_skopeo = find_in_path("skopeo", skopeo, sizeof(skopeo));
-    bool gpu = box_gpu_present("", why, sizeof(why));
+    bool gpu = box_gpu_present("", a->cdi_dirs, a->n_cdi_dirs, why, sizeof(why));
     struct box_runner_opts o = {
         .runtime = a->runtime,
         .runtime_path = rt,
@@ -392,6 +405,8 @@ static int run(const struct args *a, struct box_wl_list *m, const char *base_dir
         .capture_max = a->capture_max,
         .gpu_present = gpu,
         .gpu_why = why,
+        .cdi_spec_dirs = a->cdi_dirs,
+        .n_cdi_spec_dirs = a->n_cdi_dirs,
         .stop = &stop_requested,
     };
     struct box_result *res = calloc(m->count ? m->count : 1, sizeof(*res));

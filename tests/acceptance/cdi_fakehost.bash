@@ -58,6 +58,16 @@ fakehost_lib() {
     rm -f "$dir/.src.c"
 }
 
+# fakehost_bin FILE: a real (dynamic) ELF program that prints its name.
+fakehost_bin() {
+    local f=$1
+    mkdir -p "$(dirname "$f")"
+    printf '#include <stdio.h>\nint main(void) { puts("%s"); return 0; }\n' "$(basename "$f")" \
+        >"$f.c"
+    gcc -o "$f" "$f.c"
+    rm -f "$f.c"
+}
+
 # fakehost_vars DIR: the FAKE_* variables of a host that fakehost_build made.
 fakehost_vars() {
     local h=$1 v=$FAKE_VERSION
@@ -118,8 +128,7 @@ fakehost_build() {
     mkdir -p "$d/usr/bin" "$d/usr/lib/nvidia/bin"
     local b
     for b in nvidia-smi nvidia-debugdump nvidia-persistenced; do
-        printf '#!/bin/sh\necho %s\n' "$b" >"$d/usr/lib/nvidia/bin/$b"
-        chmod 755 "$d/usr/lib/nvidia/bin/$b"
+        fakehost_bin "$d/usr/lib/nvidia/bin/$b"
     done
     ln -s ../lib/nvidia/bin/nvidia-smi "$d/usr/bin/nvidia-smi"
     cp "$d/usr/lib/nvidia/bin/nvidia-debugdump" "$d/usr/bin/"

@@ -88,6 +88,33 @@ expect_lines() {
     assert_status 0
 }
 
+@test "cdi generate: a driver under its own prefix: its programs (not shell wrappers) on PATH, its firmware" {
+    # /opt/nvidia/{lib64,bin,firmware}, as some images install the driver,
+    # with /usr/bin/nvidia-smi a shell wrapper that execs the real one: the
+    # wrapper would not run in a container that lacks /opt/nvidia/bin.
+    local d=$ACC_DIR/prefixed v=$FAKE_VERSION
+    fakehost_lib "$d/opt/nvidia/lib64" "libcuda.so.$v" libcuda.so.1
+    fakehost_lib "$d/opt/nvidia/lib64" "libnvidia-ml.so.$v" libnvidia-ml.so.1
+    mkdir -p "$d/etc" "$d/usr/bin" "$d/opt/nvidia/firmware/nvidia/$v"
+    echo /opt/nvidia/lib64 >"$d/etc/ld.so.conf"
+    ldconfig -r "$d"
+    fakehost_bin "$d/opt/nvidia/bin/nvidia-smi"
+    fakehost_bin "$d/opt/nvidia/bin/nvidia-debugdump"
+    printf '#!/bin/sh\nexec /opt/nvidia/bin/nvidia-smi "$@"\n' >"$d/usr/bin/nvidia-smi"
+    printf '#!/bin/sh\nexit 0\n' >"$d/usr/bin/nvidia-persistenced"
+    chmod 755 "$d/usr/bin/nvidia-smi" "$d/usr/bin/nvidia-persistenced"
+    head -c 64 /dev/urandom >"$d/opt/nvidia/firmware/nvidia/$v/gsp_ga10x.bin"
+    "$BOX" cdi generate --driver-root "$d" --dev-root "$FAKE_DEV" --proc-root "$FAKE_PROC" \
+        --format json >"$SPECS/p.json"
+    expect_lines "$(jq -r '.containerEdits.mounts[] | select(.containerPath | test("lib64") | not) |
+        .containerPath + " " + .hostPath' "$SPECS/p.json")" \
+        "/usr/bin/nvidia-smi $d/opt/nvidia/bin/nvidia-smi" \
+        "/usr/bin/nvidia-debugdump $d/opt/nvidia/bin/nvidia-debugdump" \
+        "/lib/firmware/nvidia/$v/gsp_ga10x.bin $d/opt/nvidia/firmware/nvidia/$v/gsp_ga10x.bin"
+    run "$BOX" cdi validate "$SPECS/p.json"
+    assert_status 0
+}
+
 @test "cdi generate: YAML by default, the same spec as JSON" {
     gen >"$SPECS/nvidia.yaml"
     gen --format json >"$SPECS/nvidia.json"

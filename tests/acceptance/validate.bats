@@ -296,6 +296,25 @@ c = E.parse(sys.argv[1]).getroot().find("testsuite/testcase")
 assert c.find("skipped") is not None, "no <skipped>"' "$T/r.xml"
 }
 
+@test "--cdi-spec-dir: absolute paths only, at most 8; a GPU workload still needs a GPU" {
+    run validate --image "oci:$LAYOUT:smoke-pass" --expect pass --gpu --cdi-spec-dir cdi
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--cdi-spec-dir: \`cdi\` is not an absolute path"* ]]
+    local many=()
+    for i in 1 2 3 4 5 6 7 8 9; do many+=(--cdi-spec-dir "/d$i"); done
+    run validate --image "oci:$LAYOUT:smoke-pass" --expect pass --gpu "${many[@]}"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--cdi-spec-dir: at most 8 directories"* ]]
+    [ ! -d /proc/driver/nvidia/gpus ] || skip "this host has an NVIDIA driver"
+    mkdir -p "$T/cdi"
+    printf 'cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices: []\n' >"$T/cdi/nvidia.yaml"
+    run validate --image "oci:$LAYOUT:smoke-pass" --expect pass --gpu --cdi-spec-dir "$T/cdi" \
+        --json "$T/r.json"
+    [ "$status" -eq 0 ] || fail "exit $status:\n$output"
+    [ "$(result smoke-pass)" = skipped ]
+    [[ $(reason smoke-pass) == *"no NVIDIA GPU"* ]]
+}
+
 @test "manifest: verdicts in order, JSON and JUnit reports, exit 1 on a mismatch" {
     manifest "$T/m.yaml" smoke-pass=smoke-pass:pass smoke-fail=smoke-fail:fail \
         silent-zero=silent-zero:pass marker-then-fail=marker-then-fail:pass

@@ -194,16 +194,16 @@ static void test_gpu_probe(void **state)
 {
     char dir[] = "/tmp/test_validate_gpu.XXXXXX", path[256], why[256];
     assert_non_null(mkdtemp(dir));
-    assert_false(box_gpu_present(dir, why, sizeof(why)));
+    assert_false(box_gpu_present(dir, NULL, 0, why, sizeof(why)));
     assert_non_null(strstr(why, "no NVIDIA GPU"));
     snprintf(path, sizeof(path), "%s/dev", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/dev/nvidiactl", dir);
     close(open(path, O_CREAT | O_WRONLY, 0644));
-    assert_false(box_gpu_present(dir, why, sizeof(why))); /* nvidiactl is not a GPU */
+    assert_false(box_gpu_present(dir, NULL, 0, why, sizeof(why))); /* nvidiactl is not a GPU */
     snprintf(path, sizeof(path), "%s/dev/nvidia0", dir);
     close(open(path, O_CREAT | O_WRONLY, 0644));
-    assert_false(box_gpu_present(dir, why, sizeof(why)));
+    assert_false(box_gpu_present(dir, NULL, 0, why, sizeof(why)));
     assert_non_null(strstr(why, "no CDI spec"));
     snprintf(path, sizeof(path), "%s/etc/cdi", dir);
     struct box_err err;
@@ -211,7 +211,19 @@ static void test_gpu_probe(void **state)
     int fd = open(path, O_RDONLY | O_DIRECTORY);
     put(fd, "nvidia.yaml", "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices: []\n");
     close(fd);
-    assert_true(box_gpu_present(dir, why, sizeof(why)));
+    assert_true(box_gpu_present(dir, NULL, 0, why, sizeof(why)));
+    /* Given directories replace the defaults: the spec in etc/cdi is not
+     * looked at, one in a given directory is. */
+    char other[300];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    assert_int_equal(box_mkdir_p(other, 0755, &err), 0);
+    const char *dirs[] = {other};
+    assert_false(box_gpu_present(dir, dirs, 1, why, sizeof(why)));
+    assert_non_null(strstr(why, "--cdi-spec-dir"));
+    fd = open(other, O_RDONLY | O_DIRECTORY);
+    put(fd, "gpu.json", "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\"}");
+    close(fd);
+    assert_true(box_gpu_present(dir, dirs, 1, why, sizeof(why)));
     box_remove_tree(AT_FDCWD, dir);
     (void)state;
 }

@@ -7,6 +7,8 @@
 #   tests/vm/smoke.sh BOX_VM OUT TEMPLATE
 #
 # Prints the times of each step; exits non-zero on the first failure.
+# VM_BUILD_VARS: more `k=v` template variables, space-separated (cpus=2);
+# VM_BUILD_TIMEOUT: the build's limit in seconds (default 3600).
 set -euo pipefail
 
 box_vm=${1:?usage: smoke.sh BOX_VM OUT TEMPLATE}
@@ -28,7 +30,11 @@ elapsed() { awk -v a="$1" -v b="$(secs)" 'BEGIN { printf "%.1f", b - a }'; }
 
 mkdir -p "$out"
 t0=$(secs)
-"$box_vm" build "$template" --output-dir "$out" --timeout 3600 | tee "$out/$template.build.txt"
+vars=()
+for kv in ${VM_BUILD_VARS:-}; do
+    vars+=(--var "$kv")
+done
+"$box_vm" build "$template" --output-dir "$out" --timeout "${VM_BUILD_TIMEOUT:-3600}" "${vars[@]}" | tee "$out/$template.build.txt"
 build_s=$(elapsed "$t0")
 image=$(sed -n 's/^image: *//p' "$out/$template.build.txt")
 facts=$(sed -n 's/^facts: *//p' "$out/$template.build.txt")

@@ -317,42 +317,81 @@ int gen_list_dir(int fd, const char *what, char ***names, size_t *n, size_t max,
 
 /* ---- binaries, firmware, sockets ------------------------------------------ */
 
+/* A driver installed under its own prefix keeps its programs and firmware
+ * beside its libraries: /usr/local/nvidia/lib64 -> /usr/local/nvidia. The
+ * prefix of library directory i, or NULL when it is / or /usr (the usual
+ * directories cover those). */
+static const char *lib_prefix(const struct box_gen_host *h, size_t i, char out[PATH_MAX])
+{
+    snprintf(out, PATH_MAX, "%s", h->lib_dirs[i]);
+    char *slash = strrchr(out, '/');
+    if (!slash || slash == out)
+        return NULL;
+    *slash = '\0';
+    return strcmp(out, "/usr") == 0 ? NULL : out;
+}
+
+/* One program in dir: 1 added, 0 not there or not an ELF executable (a
+ * shell wrapper that execs the real one elsewhere would not run in a
+ * container), < 0 error. */
+static int add_binary(struct gen_ctx *c, const char *dir, const char *name, const char *cdir,
+                      struct box_err *err)
+{
+    char path[PATH_MAX], host[PATH_MAX], rpath[PATH_MAX], cpath[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    _cleanup_close_ int fd = gen_open(&c->drv, path, O_RDONLY | O_NONBLOCK, err);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return box_err_sys(err, errno, "stat `%s`", path);
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+        return 0;
+    struct box_elf_info info;
+    struct box_err e = {0};
+    if (box_elf_read(fd, path, &info, &e) < 0)
+        return 0;
+    int r = gen_resolved(&c->drv, fd, host, rpath, err);
+    snprintf(cpath, sizeof(cpath), "%s/%s", cdir ? cdir : dir, name);
+    if (r >= 0)
+        r = gen_add_file(&c->h->mounts, &c->h->n_mounts, host, cpath, err);
+    return r < 0 ? r : 1;
+}
+
+/* Each program from the first directory that has it: the usual ones, then
+ * bin/ under a library prefix, mounted as /usr/bin/<name> so that it is on
+ * the container's PATH. */
 static int read_binaries(struct gen_ctx *c, struct box_err *err)
 {
     for (size_t b = 0; b < BOX_ARRAY_SIZE(binaries); b++) {
-        for (size_t d = 0; d < BOX_ARRAY_SIZE(bin_dirs); d++) {
-            char path[PATH_MAX], host[PATH_MAX], cpath[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/%s", bin_dirs[d], binaries[b]);
-            _cleanup_close_ int fd = gen_open(&c->drv, path, O_PATH, err);
-            if (fd == -ENOENT)
+        int r = 0;
+        for (size_t d = 0; r == 0 && d < BOX_ARRAY_SIZE(bin_dirs); d++)
+            r = add_binary(c, bin_dirs[d], binaries[b], NULL, err);
+        for (size_t d = 0; r == 0 && d < c->h->n_lib_dirs; d++) {
+            char prefix[PATH_MAX], dir[PATH_MAX + 8];
+            if (!lib_prefix(c->h, d, prefix))
                 continue;
-            if (fd < 0)
-                return fd;
-            struct stat st;
-            if (fstat(fd, &st) < 0)
-                return box_err_sys(err, errno, "stat `%s`", path);
-            if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-                continue;
-            int r = gen_resolved(&c->drv, fd, host, cpath, err);
-            if (r < 0 || (r = gen_add_file(&c->h->mounts, &c->h->n_mounts, host, path, err)) < 0)
-                return r;
-            break;
+            snprintf(dir, sizeof(dir), "%s/bin", prefix);
+            r = add_binary(c, dir, binaries[b], "/usr/bin", err);
         }
+        if (r < 0)
+            return r;
     }
     return 0;
 }
 
-/* The GSP firmware of this driver version: lib/firmware/nvidia/<ver>/gsp*.bin. */
-static int read_firmware(struct gen_ctx *c, struct box_err *err)
+/* The gsp*.bin files of dir, mounted under cdir. 1 when dir exists. */
+static int firmware_in(struct gen_ctx *c, const char *dir, const char *cdir, struct box_err *err)
 {
-    char dir[PATH_MAX], host[PATH_MAX], cpath[PATH_MAX];
-    snprintf(dir, sizeof(dir), "/lib/firmware/nvidia/%s", c->h->version);
+    char host[PATH_MAX], rpath[PATH_MAX];
     int fd = gen_open(&c->drv, dir, O_RDONLY | O_DIRECTORY, err);
     if (fd == -ENOENT)
         return 0;
     if (fd < 0)
         return fd;
-    int r = gen_resolved(&c->drv, fd, host, cpath, err);
+    int r = gen_resolved(&c->drv, fd, host, rpath, err);
     int dfd = r < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
     char **names = NULL;
     size_t n = 0;
@@ -371,12 +410,30 @@ static int read_firmware(struct gen_ctx *c, struct box_err *err)
             continue;
         char fh[PATH_MAX * 2], fp[PATH_MAX * 2];
         snprintf(fh, sizeof(fh), "%s/%s", host, names[i]);
-        snprintf(fp, sizeof(fp), "%s/%s", dir, names[i]);
+        snprintf(fp, sizeof(fp), "%s/%s", cdir, names[i]);
         r = gen_add_file(&c->h->mounts, &c->h->n_mounts, fh, fp, err);
     }
     if (dfd >= 0)
         close(dfd);
     gen_strv_free(names, n);
+    return r < 0 ? r : 1;
+}
+
+/* The GSP firmware of this driver version: /lib/firmware/nvidia/<ver>, or
+ * firmware/nvidia/<ver> under a library prefix; mounted where the first
+ * is. */
+static int read_firmware(struct gen_ctx *c, struct box_err *err)
+{
+    char cdir[PATH_MAX];
+    snprintf(cdir, sizeof(cdir), "/lib/firmware/nvidia/%s", c->h->version);
+    int r = firmware_in(c, cdir, cdir, err);
+    for (size_t d = 0; r == 0 && d < c->h->n_lib_dirs; d++) {
+        char prefix[PATH_MAX], dir[PATH_MAX * 2];
+        if (!lib_prefix(c->h, d, prefix))
+            continue;
+        snprintf(dir, sizeof(dir), "%s/firmware/nvidia/%s", prefix, c->h->version);
+        r = firmware_in(c, dir, cdir, err);
+    }
     return r < 0 ? r : 0;
 }
 

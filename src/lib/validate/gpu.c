@@ -56,7 +56,8 @@ static bool cdi_spec(const char *dir, const char *name)
     return found;
 }
 
-bool box_gpu_present(const char *root, char *why, size_t why_size)
+bool box_gpu_present(const char *root, const char *const *dirs, size_t n, char *why,
+                     size_t why_size)
 {
     char a[4096], b[4096];
     snprintf(a, sizeof(a), "%s/proc/driver/nvidia/gpus", root);
@@ -67,13 +68,19 @@ bool box_gpu_present(const char *root, char *why, size_t why_size)
                  "or absent, no /dev/nvidiaN)");
         return false;
     }
-    snprintf(a, sizeof(a), "%s/etc/cdi", root);
-    snprintf(b, sizeof(b), "%s/var/run/cdi", root);
-    if (!dir_has(a, cdi_spec) && !dir_has(b, cdi_spec)) {
+    bool found = false;
+    if (n == 0) {
+        snprintf(a, sizeof(a), "%s/etc/cdi", root);
+        snprintf(b, sizeof(b), "%s/var/run/cdi", root);
+        found = dir_has(a, cdi_spec) || dir_has(b, cdi_spec);
+    }
+    for (size_t i = 0; !found && i < n; i++)
+        found = dir_has(dirs[i], cdi_spec);
+    if (!found) {
         snprintf(why, why_size,
-                 "an NVIDIA GPU is present but no CDI spec for %s is in /etc/cdi "
-                 "or /var/run/cdi (nvidia-ctk cdi generate)",
-                 CDI_KIND);
+                 "an NVIDIA GPU is present but no CDI spec for %s is in %s "
+                 "(box cdi generate --output /etc/cdi/nvidia.yaml)",
+                 CDI_KIND, n ? "the --cdi-spec-dir directories" : "/etc/cdi or /var/run/cdi");
         return false;
     }
     why[0] = '\0';

@@ -93,7 +93,7 @@ static int start(struct run *rn, struct job *j, struct box_err *err)
     char bundle[PATH_MAX + 16], pidfile[PATH_MAX + 8];
     snprintf(bundle, sizeof(bundle), "%s/bundle", j->dir);
     pidfile_path(j, pidfile, sizeof(pidfile));
-    char *argv[16];
+    char *argv[16 + 2 * BOX_VALIDATE_CDI_DIRS_MAX];
     size_t n = 0;
     argv[n++] = (char *)o->runtime_path;
     argv[n++] = "--root";
@@ -107,6 +107,10 @@ static int start(struct run *rn, struct job *j, struct box_err *err)
         /* CDI: the runtime injects the GPUs (docs/gpu-validation.md). */
         argv[n++] = "--device";
         argv[n++] = "nvidia.com/gpu=all";
+        for (size_t i = 0; i < o->n_cdi_spec_dirs && i < BOX_VALIDATE_CDI_DIRS_MAX; i++) {
+            argv[n++] = "--cdi-spec-dir";
+            argv[n++] = (char *)o->cdi_spec_dirs[i];
+        }
     }
     argv[n++] = j->id;
     argv[n] = NULL;

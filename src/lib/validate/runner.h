@@ -22,6 +22,8 @@
 #include "lib/validate/proc.h"
 #include "lib/validate/verdict.h"
 
+#define BOX_VALIDATE_CDI_DIRS_MAX 8
+
 struct box_runner_opts {
     const char *runtime;      /* "box", "crun", "runc": names it in reports */
     const char *runtime_path; /* the executable */
@@ -34,7 +36,9 @@ struct box_runner_opts {
     unsigned parallel;        /* runs at a time, >= 1 */
     size_t capture_max;       /* bytes kept per stream */
     bool gpu_present;
-    const char *gpu_why; /* why not, when !gpu_present */
+    const char *gpu_why;              /* why not, when !gpu_present */
+    const char *const *cdi_spec_dirs; /* given to box for GPU workloads; */
+    size_t n_cdi_spec_dirs;           /* none: its defaults */
     /* Set (by a signal handler) to stop: the running containers are killed
      * and deleted, nothing more starts. May be NULL. */
     const volatile sig_atomic_t *stop;

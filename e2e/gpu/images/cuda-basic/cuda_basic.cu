@@ -18,6 +18,7 @@
 // wrong; 3 the device count is not what was required; 64 usage error.
 #include <cuda_runtime.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -313,6 +314,19 @@ int main(int argc, char **argv)
     CHECK("driver version", cudaDriverGetVersion(&driver));
     printf("%s: cuda runtime %d.%d (linked statically), driver supports cuda %d.%d\n", WORKLOAD,
            runtime / 1000, (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10);
+    if (driver == 0) {
+        // The runtime found no usable driver library. Say why the loader
+        // refused it: not injected, or injected without what it needs.
+        void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            fprintf(stderr,
+                    "%s %s stage=driver load error=%s; hint: libcuda.so.1 must be injected "
+                    "(CDI) and find the C library's libdl, libpthread and librt in the image\n",
+                    FAILURE, WORKLOAD, dlerror());
+            return EXIT_CUDA;
+        }
+        dlclose(h);
+    }
 
     int count = 0;
     CHECK("device count", cudaGetDeviceCount(&count));
