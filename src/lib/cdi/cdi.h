@@ -187,6 +187,10 @@ struct box_cdi_inject_opts {
  * *out (malloc'ed, NUL-terminated) the edited config.json text. */
 int box_cdi_inject_text(const char *text, size_t len, const struct box_cdi_inject_opts *o,
                         char **out, size_t *out_len, struct box_err *err);
+/* Whether a config.json text can request anything (--device given, a
+ * cdi.k8s.io/ annotation or NVIDIA_VISIBLE_DEVICES in it); when not, it
+ * need not be parsed for CDI at all. */
+bool box_cdi_inject_wanted(const char *text, size_t len, const struct box_cdi_inject_opts *o);
 /* The same on a parsed config (edited in place; untouched on error).
  * Returns 0 when nothing was requested, 1 when edited. */
 int box_cdi_inject_json(json_t *config, const struct box_cdi_inject_opts *o, struct box_err *err);

@@ -168,14 +168,19 @@ int box_cdi_inject_json(json_t *config, const struct box_cdi_inject_opts *o, str
     return rc;
 }
 
+bool box_cdi_inject_wanted(const char *text, size_t len, const struct box_cdi_inject_opts *o)
+{
+    /* Nothing can be requested without one of these. */
+    return o->n_devices || memmem(text, len, ANNOTATION_PREFIX, strlen(ANNOTATION_PREFIX)) ||
+           memmem(text, len, NVIDIA_ENV, strlen(NVIDIA_ENV));
+}
+
 int box_cdi_inject_text(const char *text, size_t len, const struct box_cdi_inject_opts *o,
                         char **out, size_t *out_len, struct box_err *err)
 {
     *out = NULL;
     *out_len = 0;
-    /* Nothing can be requested without one of these: skip the parse. */
-    if (!o->n_devices && !memmem(text, len, ANNOTATION_PREFIX, strlen(ANNOTATION_PREFIX)) &&
-        !memmem(text, len, NVIDIA_ENV, strlen(NVIDIA_ENV)))
+    if (!box_cdi_inject_wanted(text, len, o))
         return 0;
     json_error_t jerr;
     json_t *cfg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -49,12 +49,13 @@ void box_rfc3339_now(char *buf, size_t len)
 /* config.json, with the edits of the CDI devices it asks for (or that
  * --device asks for) applied before box's parser sees it: what the
  * container, its hooks and `exec` see is the edited config. A config that
- * requests nothing is parsed as it is, with no spec directory read. */
+ * requests nothing is parsed as it is, with no spec directory read; one that
+ * does is parsed once, edited and handed to the spec parser as a document. */
 static int load_config(int bfd, const struct box_create_opts *o, struct box_spec *spec,
                        struct box_err *err)
 {
-    _cleanup_free_ char *text = NULL, *edited = NULL;
-    size_t len = 0, elen = 0;
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
     memset(spec, 0, sizeof(*spec));
     if (box_read_file(bfd, "config.json", BOX_SPEC_MAX_BYTES, &text, &len, err) < 0)
         return -err->code;
@@ -65,10 +66,19 @@ static int load_config(int bfd, const struct box_create_opts *o, struct box_spec
         .n_dirs = o->n_cdi_spec_dirs,
         .refuse_net_devices = true,
     };
-    int r = box_cdi_inject_text(text, len, &ci, &edited, &elen, err);
-    if (r < 0)
+    if (!box_cdi_inject_wanted(text, len, &ci))
+        return box_spec_parse(text, len, spec, err);
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return box_err_set(err, EINVAL, "config.json: line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+    int r = json_is_object(doc) ? box_cdi_inject_json(doc, &ci, err) : 0;
+    if (r < 0) {
+        json_decref(doc);
         return r;
-    return r > 0 ? box_spec_parse(edited, elen, spec, err) : box_spec_parse(text, len, spec, err);
+    }
+    return box_spec_parse_doc(doc, spec, err);
 }
 
 /* runtime-spec has no word on socket activation; runc's rule: the listen

@@ -506,6 +506,12 @@ int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct b
     if (!doc)
         return box_err_set(err, EINVAL, "config.json: line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);
+    return box_spec_parse_doc(doc, spec, err);
+}
+
+int box_spec_parse_doc(json_t *doc, struct box_spec *spec, struct box_err *err)
+{
+    memset(spec, 0, sizeof(*spec));
     spec->json = doc;
     if (!json_is_object(doc))
         return box_err_set(err, EINVAL, "config.json: the document must be an object");

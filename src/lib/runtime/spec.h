@@ -206,6 +206,8 @@ struct box_spec {
 
 /* Parses a config.json text. Does not validate cross-field rules. */
 int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct box_err *err);
+/* The same from a parsed document, which spec takes over (also on error). */
+int box_spec_parse_doc(json_t *doc, struct box_spec *spec, struct box_err *err);
 /* Reads and parses <bundle>/config.json. */
 int box_spec_load(int bundlefd, struct box_spec *spec, struct box_err *err);
 /* Cross-field rules that must hold before any side effect. */
