@@ -28,11 +28,12 @@ spec() {
 }
 
 # free_major: a char major no driver of this host registered, so that
-# opening a node made with it gives ENXIO (195, NVIDIA's, unless taken).
+# opening a node made with it gives ENXIO: 195 (NVIDIA's) unless taken, then
+# the local and experimental ranges, then the dynamic ones.
 free_major() {
     local m
-    for m in 195 $(seq 240 254); do
-        if ! awk '/^Block/ {exit} $2 != "" {print $1}' /proc/devices | grep -qx "$m"; then
+    for m in 195 $(seq 60 63) $(seq 120 127) $(seq 240 254) $(seq 234 239) $(seq 384 511); do
+        if ! char_driver "$m"; then
             echo "$m"
             return
         fi

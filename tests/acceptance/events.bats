@@ -52,7 +52,7 @@ lines_at_least() {
 }
 
 @test "events: an OOM kill inside the container is reported as it happens" {
-    grep -q memory /proc/self/cgroup || skip "no memory controller"
+    has_controller memory || skip "no memory controller"
     set_config '.linux.resources.memory = {"limit": 33554432, "swappiness": 0}'
     set_args /bin/sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done; /bin/boxcheck alloc 96; sleep 60'
     start_detached "$ID"

@@ -254,6 +254,18 @@ cgroup_v2_only() {
     [ -f /sys/fs/cgroup/cgroup.controllers ]
 }
 
+# has_controller NAME: a v1 hierarchy of it, or it in cgroup2's controllers.
+has_controller() {
+    [ -n "$(cgroup_mount "$1")" ] ||
+        grep -qw "$1" "$(cgroup_mount "")/cgroup.controllers" 2>/dev/null
+}
+
+# char_driver MAJOR: a driver registered that character major, so that a
+# node made with it opens (a real NVIDIA driver has 195) instead of ENXIO.
+char_driver() {
+    awk '/^Block/ {exit} $2 != "" {print $1}' /proc/devices | grep -qx "$1"
+}
+
 # Pure cgroup v2, on any host whose kernel has cgroup2: in a private mount
 # namespace the v1 hierarchies are unmounted and cgroup2 alone is mounted at
 # /sys/fs/cgroup, which is what box then detects and uses.
