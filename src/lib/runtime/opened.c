@@ -35,18 +35,16 @@ int box_opened_open(const char *root, const char *id, struct box_opened *o, stru
     if (box_container_dir_open(o->rootfd, id, &o->dir, err) < 0 ||
         box_state_read(o->rootfd, id, &o->st, err) < 0)
         return -err->code;
-    /* The stored config is parsed only for its hooks (start's poststart,
-     * delete's poststop): every other verb reads what it needs from the
-     * JSON, and parsing a docker-size seccomp profile on each start and
-     * delete is work nobody uses. */
+    /* The stored config is parsed only for the hooks that start and delete
+     * run (poststart, poststop): every other verb reads what it needs from
+     * the JSON, and parsing a docker-size seccomp profile, or the dozens of
+     * mounts and link arguments a GPU spec adds, on each start and delete
+     * is work nobody uses. The createContainer hooks of CDI are not a
+     * reason. */
     json_t *hooks = o->st.config ? json_object_get(o->st.config, "hooks") : NULL;
-    if (json_object_size(hooks) > 0) {
-        char *text = json_dumps(o->st.config, JSON_COMPACT);
-        int r = text ? box_spec_parse(text, strlen(text), &o->spec, err) : -ENOMEM;
-        free(text);
-        if (r < 0)
-            return r;
-    }
+    if (json_array_size(json_object_get(hooks, "poststart")) ||
+        json_array_size(json_object_get(hooks, "poststop")))
+        return box_spec_parse_doc(json_incref(o->st.config), &o->spec, err);
     return 0;
 }
 
