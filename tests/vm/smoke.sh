@@ -79,5 +79,41 @@ t1=$(secs)
 smoke_s=$(elapsed "$t1")
 [ "$(openssl dgst -sha256 -r "$image" | cut -d' ' -f1)" = "$sha" ] || fail "booting changed the image"
 
+# The region API end to end with this image: the payload generated from its
+# facts, validated, registered with the local region server (which reads
+# the image's first sector over HTTP from a file server on loopback) and
+# waited for until ready, then listed.
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+api=$(mktemp -d)
+region=62f35744-1abd-47b8-a850-cfaa03fd3ca6
+org=c72d8d75-efcc-4280-ae87-ca4ccc414c53
+token="tok-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+(umask 077 && printf '{"%s": {"%s": "user"}}\n' "$token" "$org" >"$api/tokens.json")
+python3 "$repo/tests/vm/region_server.py" --port-file "$api/port" --log "$api/region.log" \
+    --tokens "$api/tokens.json" --region "$region" --files "$(dirname "$image")" \
+    --files-port-file "$api/files-port" &
+server=$!
+trap 'kill "$server" 2>/dev/null; rm -rf "$api"' EXIT
+for _ in $(seq 200); do
+    [ -s "$api/port" ] && [ -s "$api/files-port" ] && break
+    sleep 0.05
+done
+models=()
+jq -e '.gpu != null' "$facts" >/dev/null && models=(--gpu-model H100)
+"$box_vm" payload --facts "$facts" --uri "http://127.0.0.1:$(cat "$api/files-port")/$(basename "$image")" \
+    "${models[@]}" >"$api/payload.json"
+"$box_vm" validate "$api/payload.json"
+export NSCALE_SERVICE_TOKEN=$token NSCALE_REGION_ID=$region NSCALE_ORGANIZATION_ID=$org
+NSCALE_REGION_SERVICE_API_ENDPOINT="http://127.0.0.1:$(cat "$api/port")"
+export NSCALE_REGION_SERVICE_API_ENDPOINT
+"$box_vm" register "$api/payload.json" --check-uri --wait --wait-interval 100 --json >"$api/reg.json"
+id=$(jq -r .image.metadata.id "$api/reg.json")
+[ "$(jq -r .image.status.state "$api/reg.json")" = ready ] || fail "registration did not end ready"
+"$box_vm" list --scope owned --json | jq -e --arg id "$id" '.images[] | select(.metadata.id == $id)' \
+    >/dev/null || fail "the registered image $id is not listed"
+grep -q "^FILE GET /$(basename "$image") range=bytes=0-511\$" "$api/region.log" ||
+    fail "the region did not read the image's first sector"
+echo "vm-smoke: registered with the local region server as $id: $(jq -c '{name: .image.metadata.name, os: .image.spec.os, gpu: .image.spec.gpu, software: .image.spec.softwareVersions}' "$api/reg.json")"
+
 echo "vm-smoke: $template OK: build ${build_s} s, boot to marker in the smoke step ${smoke_s} s"
 jq -c '{image, sha256, size, os, kernel, gpu, packages}' "$facts"
