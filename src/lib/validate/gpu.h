@@ -2,7 +2,8 @@
  * (/proc/driver/nvidia/gpus lists a GPU, or a /dev/nvidiaN node exists) and
  * a CDI spec for the kind nvidia.com/gpu is installed in the spec
  * directories the runtime will search: /etc/cdi and /var/run/cdi, or those
- * given (a *.json, *.yaml or *.yml file of at most 1 MiB naming that kind). A GPU workload on a host without both is reported skipped, never
+ * given (a *.json, *.yaml or *.yml file of at most 1 MiB naming that
+ * kind). A GPU workload on a host without both is reported skipped, never
  * passed. */
 #ifndef BOX_VALIDATE_GPU_H
 #define BOX_VALIDATE_GPU_H
