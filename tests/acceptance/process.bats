@@ -69,6 +69,16 @@ teardown() { acc_teardown; }
     assert_kv rlimit.CORE 0:0
 }
 
+@test "rlimits: 18446744073709551615 (Go's RLIM_INFINITY, docker's -1) is no limit" {
+    # jq cannot write that integer: put it in with sed
+    set_config '.process.rlimits = [{"type": "RLIMIT_CORE", "soft": "@MAX@", "hard": "@MAX@"}]'
+    sed -i 's/"@MAX@"/18446744073709551615/g' "$BUNDLE/config.json"
+    grep -q '"soft": *18446744073709551615' "$BUNDLE/config.json"
+    run box_run "$ID"
+    assert_status 0
+    assert_kv rlimit.CORE unlimited:unlimited
+}
+
 @test "rlimits: an unknown type is refused" {
     set_config '.process.rlimits = [{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]'
     run --separate-stderr box_create "$ID"

@@ -316,8 +316,30 @@ static void test_rlimits(void **state)
     assert_int_equal(spec.process.rlimits[0].resource, RLIMIT_NOFILE);
     assert_true(spec.process.rlimits[0].soft == 1024 && spec.process.rlimits[0].hard == 4096);
     assert_int_equal(spec.process.rlimits[1].resource, RLIMIT_CORE);
-    assert_true(spec.process.rlimits[1].hard == INT64_MAX);
+    assert_true(spec.process.rlimits[1].hard == RLIM_INFINITY);
     box_spec_free(&spec);
+
+    /* UINT64_MAX, as Go writes RLIM_INFINITY (docker --ulimit core=-1), is
+     * no limit; jansson alone would refuse the whole document. */
+    assert_int_equal(check_text(RLIMIT_DOC("{'type':'RLIMIT_CORE','soft':18446744073709551615,"
+                                           "'hard':18446744073709551615}"),
+                                true, &spec, &err),
+                     0);
+    assert_true(spec.process.rlimits[0].soft == RLIM_INFINITY &&
+                spec.process.rlimits[0].hard == RLIM_INFINITY);
+    box_spec_free(&spec);
+    /* the same digits inside a string are left alone */
+    assert_int_equal(check_text("{'ociVersion':'1','process':{'args':['a','18446744073709551615'],"
+                                "'cwd':'/'}," ROOT_OK "}",
+                                true, &spec, &err),
+                     0);
+    assert_string_equal(spec.process.args[1], "18446744073709551615");
+    box_spec_free(&spec);
+    /* one more digit is still too big, and the error keeps its column */
+    REJECT_DOC(RLIMIT_DOC("{'type':'RLIMIT_CORE','soft':1,'hard':184467440737095516150}"), EINVAL,
+               "config.json: line 1 column");
+    REJECT_DOC(RLIMIT_DOC("{'type':'RLIMIT_CORE','soft':1,'hard':-18446744073709551615}"), EINVAL,
+               "config.json: line 1 column");
 }
 
 /* Regression test, once a bug (spec.c parse_rlimits): a rlimit without "hard" dereferences err to

@@ -125,7 +125,7 @@ static int build_process(struct exec_ctx *c, const struct box_opened *op, struct
         if (box_read_file(AT_FDCWD, o->process_file, BOX_SPEC_MAX_BYTES, &text, &len, err) < 0)
             return box_err_prefix(err, "--process");
         json_error_t jerr;
-        proc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        proc = box_json_loadb_config(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!proc || !json_is_object(proc)) {
             json_decref(proc);
             return box_err_set(err, EINVAL, "--process `%s`: line %d column %d: %s",

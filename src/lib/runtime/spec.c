@@ -406,6 +406,12 @@ static int parse_rlimits(json_t *proc, struct box_process *p, struct box_err *er
         int hard = TRY_INT(box_json_uint64(r, "hard", path, &rl->hard, err));
         if (!soft || !hard)
             return box_err_set(err, EINVAL, "%s: soft and hard are required", path);
+        /* UINT64_MAX in the text arrives as INT64_MAX (box_json_loadb_config):
+         * both mean no limit. */
+        if (rl->soft == INT64_MAX)
+            rl->soft = RLIM_INFINITY;
+        if (rl->hard == INT64_MAX)
+            rl->hard = RLIM_INFINITY;
         if (rl->soft > rl->hard)
             return box_err_set(err, EINVAL, "%s: soft limit %llu exceeds hard limit %llu", path,
                                (unsigned long long)rl->soft, (unsigned long long)rl->hard);
@@ -502,7 +508,7 @@ int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct b
         return box_err_set(err, EFBIG, "config.json: %zu bytes, more than the limit of %u", len,
                            BOX_SPEC_MAX_BYTES);
     json_error_t jerr;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = box_json_loadb_config(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)
         return box_err_set(err, EINVAL, "config.json: line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);

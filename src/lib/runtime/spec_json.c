@@ -1,5 +1,7 @@
 #include "lib/runtime/spec_json.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,41 @@ int box_json_uint64(json_t *obj, const char *key, const char *path, uint64_t *ou
                            (long long)i);
     *out = (uint64_t)i;
     return 1;
+}
+
+json_t *box_json_loadb_config(const char *text, size_t len, size_t flags, json_error_t *jerr)
+{
+    static const char max[] = "18446744073709551615", sub[] = "9223372036854775807 ";
+    const size_t n = sizeof(max) - 1;
+    if (!memmem(text, len, max, n))
+        return json_loadb(text, len, flags, jerr);
+    char *copy = malloc(len);
+    if (!copy) {
+        *jerr = (json_error_t){.line = -1, .column = -1, .position = -1};
+        snprintf(jerr->text, sizeof(jerr->text), "out of memory");
+        return NULL;
+    }
+    memcpy(copy, text, len);
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = copy[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '1' && len - i >= n && memcmp(copy + i, max, n) == 0 &&
+                   (i == 0 || strchr(" \t\r\n:[,", copy[i - 1])) &&
+                   (i + n == len || strchr(" \t\r\n,]}", copy[i + n]))) {
+            memcpy(copy + i, sub, n);
+            i += n - 1;
+        }
+    }
+    json_t *doc = json_loadb(copy, len, flags, jerr);
+    free(copy);
+    return doc;
 }
 
 int box_json_object(json_t *obj, const char *key, const char *path, json_t **out,

@@ -29,6 +29,15 @@ int box_json_array(json_t *obj, const char *key, const char *path, size_t max, j
                    struct box_err *err);
 void box_strv_free(char **v);
 
+/* json_loadb for config.json and process.json. jansson keeps integers as
+ * long long, so 18446744073709551615 (UINT64_MAX: what Go writes for
+ * RLIM_INFINITY, e.g. docker's --ulimit with -1) would fail the whole
+ * document. That literal, as a number outside strings, is read as
+ * INT64_MAX instead (padded with spaces: errors keep their line and
+ * column), which rlimits take as RLIM_INFINITY and any other field refuses
+ * or clamps as it would that value. */
+json_t *box_json_loadb_config(const char *text, size_t len, size_t flags, json_error_t *jerr);
+
 /* Returns a negative result at once (parsers of nested JSON). */
 #define TRY(expr)                                                                                  \
     do {                                                                                           \
