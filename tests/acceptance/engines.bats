@@ -221,6 +221,16 @@ limit_file() {
     [ "$(cat "$pids")" = 50 ] || fail "$pids: $(cat "$pids")"
 }
 
+@test "podman: --ulimit core=-1:-1 (written as 18446744073709551615) is no limit inside" {
+    require_podman
+    # (nofile and nproc too: with any --ulimit podman drops containers.conf's
+    # defaults and asks for 1048576 of each, past what this machine allows)
+    run pm_run --rm --ulimit core=-1:-1 --ulimit nofile=1024:20000 \
+        --ulimit nproc=4096:4096 "$ENG_IMAGE" sh -c 'ulimit -c; ulimit -Hc'
+    assert_status 0
+    [ "$output" = "$(printf 'unlimited\nunlimited')" ] || fail "got: $output"
+}
+
 @test "podman: the runtime's error reaches the user, with exit status 127 for a missing program" {
     require_podman
     run -127 --separate-stderr pm_run --rm "$ENG_IMAGE" /nonexistent
