@@ -355,6 +355,71 @@ C
     ldconfig -p -C "$BUNDLE/rootfs/etc/ld.so.cache" | grep -q "libcuda.so.1 (libc6,x86-64)"
 }
 
+# prefixed_driver DIR: a driver root whose /opt/nvidia/lib64 holds exactly
+# this version's libcuda and libnvidia-ml with all their links, as a driver
+# installed under its own prefix has them.
+prefixed_driver() {
+    local d=$1 v=$FAKE_VERSION l=$1/opt/nvidia/lib64
+    fakehost_lib "$l" "libcuda.so.$v" libcuda.so.1
+    fakehost_lib "$l" "libnvidia-ml.so.$v" libnvidia-ml.so.1
+    ln -s "libcuda.so.$v" "$l/libcuda.so.1"
+    ln -s libcuda.so.1 "$l/libcuda.so"
+    ln -s "libnvidia-ml.so.$v" "$l/libnvidia-ml.so.1"
+    ln -s libnvidia-ml.so.1 "$l/libnvidia-ml.so"
+    mkdir -p "$d/etc"
+    echo /opt/nvidia/lib64 >"$d/etc/ld.so.conf"
+    ldconfig -r "$d"
+}
+
+@test "cdi generate: a directory of exactly this driver's libraries and links is mounted whole" {
+    local d=$ACC_DIR/whole l=/opt/nvidia/lib64
+    prefixed_driver "$d"
+    gen_prefixed() {
+        "$BOX" cdi generate --driver-root "$d" --dev-root "$FAKE_DEV" --proc-root "$FAKE_PROC" \
+            --format json >"$SPECS/w.json"
+    }
+    gen_prefixed
+    # one mount for the directory, none per library, no links to make there
+    expect_lines "$(jq -r '.containerEdits.mounts[] | .containerPath + " " + .hostPath' \
+        "$SPECS/w.json")" "$l $d$l"
+    [ "$(jq '[.containerEdits.hooks[]? | select(.args[2] == "create-symlinks")] | length' \
+        "$SPECS/w.json")" = 0 ]
+    [ "$(jq -c '.containerEdits.hooks[] | select(.args[2] == "update-ldcache") | .args[3:]' \
+        "$SPECS/w.json")" = "[\"--folder\",\"$l\"]" ]
+    run "$BOX" cdi validate "$SPECS/w.json"
+    assert_status 0
+    # anything else in the directory, and it is mounted file by file again
+    for extra in "touch $d$l/README" "ln -s elsewhere $d$l/libcuda.so.9" \
+        "rm $d$l/libnvidia-ml.so" "mkdir $d$l/sub"; do
+        rm -rf "$d"
+        prefixed_driver "$d"
+        eval "$extra"
+        gen_prefixed
+        [ "$(jq -r --arg l "$l" '[.containerEdits.mounts[].containerPath | select(. == $l)] |
+            length' "$SPECS/w.json")" = 0 ] || fail "mounted whole after \`$extra\`"
+        jq -r '.containerEdits.mounts[].containerPath' "$SPECS/w.json" |
+            grep -qx "$l/libcuda.so.$FAKE_VERSION" || fail "no libcuda mount after \`$extra\`"
+    done
+}
+
+@test "run --device: a directory mounted whole is read-only, and its libraries load through the cache" {
+    require_device_injection
+    local d=$ACC_DIR/whole2 l=/opt/nvidia/lib64
+    prefixed_driver "$d"
+    e2e_bundle
+    "$BOX" cdi generate --driver-root "$d" --dev-root "$FAKE_DEV" --proc-root "$FAKE_PROC" \
+        -o "$SPECS/nvidia.yaml"
+    set_args /bin/sh -c "ls $l; /bin/dlcuda libcuda.so.1 libcuda_so_1 libnvidia-ml.so.1 \
+        libnvidia_ml_so_1; touch $l/x 2>&1; grep ' $l ' /proc/self/mountinfo"
+    run box_run "$ID" --cdi-spec-dir "$SPECS" --device nvidia.com/gpu=0
+    assert_status 0
+    assert_line_present "libcuda.so.1: 42"
+    assert_line_present "libnvidia-ml.so.1: 42"
+    assert_line_present libcuda.so
+    assert_contains "$output" "Read-only file system"
+    [ "$(grep -c " $l " <<<"$output")" = 1 ] || fail "not one mount at $l:\n$output"
+}
+
 @test "run --device nvidia.com/gpu=all: every GPU; the spec's env reaches the process" {
     require_device_injection
     e2e_bundle

@@ -270,6 +270,126 @@ static int check_found(struct gen_ctx *c, struct box_err *err)
                        want, c->drv.flag, c->drv.path);
 }
 
+/* ---- whole directories ------------------------------------------------------ */
+
+/* Whether `path` lies directly in `dir` (container paths). */
+static bool in_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && !strchr(path + n + 1, '/');
+}
+
+static bool usual_dir(const char *dir)
+{
+    for (size_t i = 0; i < BOX_ARRAY_SIZE(lib_dirs); i++)
+        if (strcmp(dir, lib_dirs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A driver installed under its own prefix (/usr/local/nvidia/lib64) often
+ * has a directory that holds exactly this version's libraries and the
+ * links box would make: then the directory is mounted once, read-only, in
+ * place of a mount per library and a link per name, which is most of what a
+ * GPU container costs to start. It qualifies only when every entry is a
+ * library of this version that is mounted anyway, or a symlink that is one
+ * of the soname links, with the same target, and every soname link of the
+ * directory is there: the container then sees exactly what the per-file
+ * spec would have shown. The usual system directories never qualify. */
+static int whole_dir(struct gen_ctx *c, const char *dir, bool *ok, struct box_err *err)
+{
+    *ok = false;
+    if (strcmp(dir, "/") == 0 || usual_dir(dir))
+        return 0;
+    int fd = gen_open(&c->drv, dir, O_RDONLY | O_DIRECTORY, err);
+    if (fd < 0)
+        return fd == -ENOENT ? 0 : fd;
+    _cleanup_close_ int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    char **names = NULL;
+    size_t n = 0, files = 0, links = 0, want_files = 0, want_links = 0;
+    int r = dfd < 0 ? box_err_sys(err, errno, "`%s`", dir)
+                    : gen_list_dir(fd, dir, &names, &n, BOX_GEN_MAX_FILES, err);
+    if (dfd < 0)
+        close(fd);
+    bool good = r >= 0;
+    for (size_t i = 0; good && i < n; i++) {
+        struct stat st;
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            good = false;
+        } else if (S_ISREG(st.st_mode)) {
+            good = false;
+            for (size_t k = 0; k < c->h->n_libs && !good; k++)
+                good = strcmp(c->h->mounts[k].path, path) == 0;
+            files++;
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t l = readlinkat(dfd, names[i], target, sizeof(target) - 1);
+            good = false;
+            if (l > 0) {
+                target[l] = '\0';
+                for (size_t k = 0; k < c->h->n_links && !good; k++)
+                    good = strcmp(c->h->links[k].link, path) == 0 &&
+                           strcmp(c->h->links[k].target, target) == 0;
+            }
+            links++;
+        } else {
+            good = false;
+        }
+    }
+    gen_strv_free(names, n);
+    for (size_t k = 0; k < c->h->n_libs; k++)
+        want_files += in_dir(c->h->mounts[k].path, dir);
+    for (size_t k = 0; k < c->h->n_links; k++)
+        want_links += in_dir(c->h->links[k].link, dir);
+    *ok = good && files == want_files && links == want_links;
+    return r < 0 ? r : 0;
+}
+
+/* Replaces the library mounts and soname links of dir by one mount of dir. */
+static int mount_whole(struct gen_ctx *c, const char *dir, struct box_err *err)
+{
+    struct box_gen_host *h = c->h;
+    char host[PATH_MAX], cpath[PATH_MAX];
+    _cleanup_close_ int fd = gen_open(&c->drv, dir, O_PATH | O_DIRECTORY, err);
+    if (fd < 0)
+        return fd;
+    int r = gen_resolved(&c->drv, fd, host, cpath, err);
+    if (r < 0)
+        return r;
+    size_t kept = 0;
+    for (size_t k = 0; k < h->n_mounts; k++) {
+        if (k < h->n_libs && in_dir(h->mounts[k].path, dir)) {
+            free(h->mounts[k].host);
+            free(h->mounts[k].path);
+            continue;
+        }
+        h->mounts[kept++] = h->mounts[k];
+    }
+    h->n_libs -= h->n_mounts - kept;
+    h->n_mounts = kept;
+    kept = 0;
+    for (size_t k = 0; k < h->n_links; k++) {
+        if (in_dir(h->links[k].link, dir)) {
+            free(h->links[k].target);
+            free(h->links[k].link);
+            continue;
+        }
+        h->links[kept++] = h->links[k];
+    }
+    h->n_links = kept;
+    /* The directory counts among the libraries: they come first. */
+    r = gen_add_file(&h->mounts, &h->n_mounts, host, dir, err);
+    if (r > 0) {
+        struct box_gen_file m = h->mounts[h->n_mounts - 1];
+        memmove(h->mounts + h->n_libs + 1, h->mounts + h->n_libs,
+                (h->n_mounts - 1 - h->n_libs) * sizeof(*h->mounts));
+        h->mounts[h->n_libs++] = m;
+    }
+    return r < 0 ? r : 0;
+}
+
 int gen_read_libraries(struct gen_ctx *c, struct box_err *err)
 {
     char **dirs = NULL;
@@ -296,5 +416,14 @@ int gen_read_libraries(struct gen_ctx *c, struct box_err *err)
         qsort(c->h->links, c->h->n_links, sizeof(*c->h->links), cmp_link);
     if (c->h->n_lib_dirs)
         qsort(c->h->lib_dirs, c->h->n_lib_dirs, sizeof(*c->h->lib_dirs), cmp_str);
-    return check_found(c, err);
+    r = check_found(c, err);
+    for (size_t i = 0; r >= 0 && i < c->h->n_lib_dirs; i++) {
+        bool ok;
+        r = whole_dir(c, c->h->lib_dirs[i], &ok, err);
+        if (r >= 0 && ok)
+            r = mount_whole(c, c->h->lib_dirs[i], err);
+    }
+    if (r >= 0 && c->h->n_libs)
+        qsort(c->h->mounts, c->h->n_libs, sizeof(*c->h->mounts), cmp_file);
+    return r < 0 ? r : 0;
 }
