@@ -402,26 +402,34 @@ class Files(http.server.BaseHTTPRequestHandler):
         if "/" in name or name.startswith("."):
             name = ""
         try:
-            with open("%s/%s" % (self.server.root, name), "rb") as f:
-                data = f.read()
+            f = open("%s/%s" % (self.server.root, name), "rb")
         except OSError:
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng)
-        if m and int(m.group(1)) < len(data):
-            start = int(m.group(1))
-            end = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
-            self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(data)))
-            body = data[start:end + 1]
-        else:
-            self.send_response(200)
-            body = data
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # Only the bytes asked for are read: images are gigabytes.
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng)
+            start, end = 0, size - 1
+            if m and int(m.group(1)) < size:
+                start = int(m.group(1))
+                end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(end - start + 1))
+            self.end_headers()
+            f.seek(start)
+            left = end - start + 1
+            while left > 0:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
 
 class Server(http.server.ThreadingHTTPServer):
