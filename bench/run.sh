@@ -331,7 +331,8 @@ outer() {
 
     if [ -z "${BOXBENCH:-}" ]; then
         BOXBENCH=$work/boxbench
-        "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -o "$BOXBENCH" "$here/boxbench.c"
+        "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -o "$BOXBENCH" "$here/boxbench.c" \
+            "$here/boxbench_report.c"
     fi
     [ -x "$BOXBENCH" ] || die "no harness at $BOXBENCH"
     export BOXBENCH BOX CRUN RUNC BUSYBOX
