@@ -28,7 +28,6 @@
 #include "lib/runtime/init.h"
 #include "lib/runtime/launch.h"
 #include "lib/runtime/seccomp.h"
-#include "lib/runtime/spec_json.h"
 #include "lib/runtime/state.h"
 #include "lib/runtime/sync.h"
 
@@ -69,12 +68,11 @@ static int load_config(int bfd, const struct box_create_opts *o, struct box_spec
     };
     if (!box_cdi_inject_wanted(text, len, &ci))
         return box_spec_parse(text, len, spec, err);
-    json_error_t jerr;
-    json_t *doc = box_json_loadb_config(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc)
-        return box_err_set(err, EINVAL, "config.json: line %d column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
-    int r = json_is_object(doc) ? box_cdi_inject_json(doc, &ci, err) : 0;
+    json_t *doc;
+    int r = box_spec_load_doc(text, len, &doc, err);
+    if (r < 0)
+        return r;
+    r = json_is_object(doc) ? box_cdi_inject_json(doc, &ci, err) : 0;
     if (r < 0) {
         json_decref(doc);
         return r;

@@ -501,18 +501,26 @@ static int parse_process(json_t *doc, struct box_spec *spec, struct box_err *err
     return box_spec_parse_sched(proc, p, err);
 }
 
-int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct box_err *err)
+int box_spec_load_doc(const char *text, size_t len, json_t **doc, struct box_err *err)
 {
-    memset(spec, 0, sizeof(*spec));
+    *doc = NULL;
     if (len > BOX_SPEC_MAX_BYTES)
         return box_err_set(err, EFBIG, "config.json: %zu bytes, more than the limit of %u", len,
                            BOX_SPEC_MAX_BYTES);
     json_error_t jerr;
-    json_t *doc = box_json_loadb_config(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc)
+    *doc = box_json_loadb_config(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*doc)
         return box_err_set(err, EINVAL, "config.json: line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);
-    return box_spec_parse_doc(doc, spec, err);
+    return 0;
+}
+
+int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct box_err *err)
+{
+    memset(spec, 0, sizeof(*spec));
+    json_t *doc;
+    int r = box_spec_load_doc(text, len, &doc, err);
+    return r < 0 ? r : box_spec_parse_doc(doc, spec, err);
 }
 
 int box_spec_parse_doc(json_t *doc, struct box_spec *spec, struct box_err *err)

@@ -206,7 +206,11 @@ struct box_spec {
 
 /* Parses a config.json text. Does not validate cross-field rules. */
 int box_spec_parse(const char *text, size_t len, struct box_spec *spec, struct box_err *err);
-/* The same from a parsed document, which spec takes over (also on error). */
+/* The JSON document of a config.json text, in *doc (size-checked, duplicate
+ * keys refused, 2^64-1 read as box_json_loadb_config does). */
+int box_spec_load_doc(const char *text, size_t len, json_t **doc, struct box_err *err);
+/* The same as box_spec_parse from a parsed document, which spec takes over
+ * (also on error). */
 int box_spec_parse_doc(json_t *doc, struct box_spec *spec, struct box_err *err);
 /* Reads and parses <bundle>/config.json. */
 int box_spec_load(int bundlefd, struct box_spec *spec, struct box_err *err);
