@@ -8,6 +8,9 @@
 #   BENCH_CDI_ROUNDS=51 bench/cdi.sh
 #   BENCH_CDI_HOST=real bench/cdi.sh   the same rows from this host's own
 #                                      driver (a machine with an NVIDIA GPU)
+#   BENCH_CDI_STEPS=1 bench/cdi.sh     then where the cost goes: the spec cut
+#                                      down to its nodes, plus its mounts,
+#                                      plus each hook (docs/gpu-verification.md)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +19,7 @@ BOX=${BOX:-$repo/build/box}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 ROUNDS=${BENCH_CDI_ROUNDS:-21}
 HOST=${BENCH_CDI_HOST:-fake}
+STEPS=${BENCH_CDI_STEPS:-0}
 
 say() { printf 'bench cdi: %s\n' "$*" >&2; }
 if [ "$(id -u)" != 0 ]; then
@@ -115,3 +119,47 @@ gpu=$(median <"$work/gpu.us")
 printf '%-44s %10s us\n' "box run /bin/true" "$plain"
 printf '%-44s %10s us\n' "box run /bin/true --device nvidia.com/gpu=all" "$gpu"
 awk -v g="$gpu" -v p="$plain" 'BEGIN {printf "%-44s %10.2fx (target <= 1.10x)\n", "gpu=all / no devices", g / p}'
+
+[ "$STEPS" = 1 ] || exit 0
+# The same spec cut down: each step keeps the spec-level containerEdits up
+# to it (the nodes, then the mounts, then each hook in its order), timed
+# round by round beside a run without devices.
+gen --format json --output "$work/full.json"
+python3 - "$work/full.json" "$work/steps" <<'EOF'
+import copy, json, os, sys
+spec = json.load(open(sys.argv[1]))
+edits = spec["containerEdits"]
+mounts, hooks = edits.get("mounts", []), edits.get("hooks", [])
+steps = [("nodes", [], 0), ("+ mounts", mounts, 0)]
+steps += [("+ hook " + h["args"][2], mounts, i + 1) for i, h in enumerate(hooks)]
+for n, (name, m, nhooks) in enumerate(steps):
+    s = copy.deepcopy(spec)
+    e = s["containerEdits"]
+    e.pop("mounts", None)
+    e.pop("hooks", None)
+    if m:
+        e["mounts"] = m
+    if nhooks:
+        e["hooks"] = hooks[:nhooks]
+    os.makedirs("%s/%d" % (sys.argv[2], n))
+    json.dump(s, open("%s/%d/nvidia.json" % (sys.argv[2], n), "w"))
+    with open("%s/%d/name" % (sys.argv[2], n), "w") as f:
+        f.write("%s (%d mounts, %d hooks)" % (name, len(m), nhooks))
+EOF
+nsteps=$(find "$work/steps" -mindepth 1 -maxdepth 1 -type d | wc -l)
+: >"$work/s-none.us"
+for i in $(seq "$ROUNDS"); do
+    t0=$(now_us)
+    "$BOX" --root "$state" run --bundle "$work/bundle" "sp$i" </dev/null >/dev/null
+    echo $(($(now_us) - t0)) >>"$work/s-none.us"
+    for n in $(seq 0 $((nsteps - 1))); do
+        t0=$(now_us)
+        "$BOX" --root "$state" run --bundle "$work/bundle" --cdi-spec-dir "$work/steps/$n" \
+            --device nvidia.com/gpu=all "s$n-$i" </dev/null >/dev/null
+        echo $(($(now_us) - t0)) >>"$work/s-$n.us"
+    done
+done
+printf '%-52s %10s us\n' "steps: no devices" "$(median <"$work/s-none.us")"
+for n in $(seq 0 $((nsteps - 1))); do
+    printf '%-52s %10s us\n' "steps: $(cat "$work/steps/$n/name")" "$(median <"$work/s-$n.us")"
+done
